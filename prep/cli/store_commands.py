@@ -1,0 +1,84 @@
+"""Commands about the store itself: manifest, info, validate, unlock."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..info import render, summarize
+from ..manifest import attach_manifest, read_manifest
+from ..store import Location, break_lock, open_store, validate
+from .base import main, store_option
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@store_option
+def manifest(manifest, store_url, storage_options):
+    """Attach a manifest (CSV, TSV or JSONL: id, split, translation[, signer, gloss]) to the store.
+
+    New ids become rows; the split and translation of known ids are updated. The store is created if it
+    does not exist. Nothing is written unless every row is valid (schemas/manifest-row.schema.json).
+
+    \b
+    Example:
+      mmprep manifest csl-daily.tsv --store csl.zarr
+    """
+    rows = read_manifest(manifest)
+    with open_store(store_url, mode="a", storage_options=storage_options) as store:
+        added, updated = attach_manifest(store, rows)
+    click.echo(f"{manifest}: {len(rows)} rows; {added} added, {updated} updated in {store_url}")
+
+
+@main.command()
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (schemas/info.schema.json).")
+def info(store_url, storage_options, as_json):
+    """What the store holds: videos per split and status, text, frames, failures, mask_init.
+
+    \b
+    Example:
+      mmprep info --store csl.zarr
+      mmprep info --json | jq .status
+    """
+    with open_store(store_url, storage_options=storage_options) as store:
+        summary = summarize(store)
+    click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else render(summary))
+
+
+@main.command(name="validate")
+@store_option
+@click.option("--quick", is_flag=True, help="Skip reading every frame's values (finite, confidences in [0, 1]).")
+def validate_command(store_url, storage_options, quick):
+    """Check the store against schemas/ and its own invariants; exit 1 listing every problem.
+
+    \b
+    Example:
+      mmprep validate --store csl.zarr
+    """
+    with open_store(store_url, storage_options=storage_options) as store:
+        problems = validate(store, check_values=not quick)
+    if problems:
+        click.echo(f"{store_url}: {len(problems)} problem(s):", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{store_url}: valid")
+
+
+@main.command()
+@store_option
+@click.option("--force", is_flag=True, help="Also break a lock whose holder is alive or on another host.")
+def unlock(store_url, storage_options, force):
+    """Break the writer lock left by a run that died (e.g. kill -9).
+
+    A holder on this host that is no longer running is broken without --force. Whatever that run
+    committed is kept; rerun it to finish the job.
+    """
+    holder = break_lock(Location(store_url, storage_options), force=force)
+    if holder is None:
+        click.echo(f"{store_url}: not locked")
+    else:
+        click.echo(f"{store_url}: broke the lock of pid {holder.get('pid')} on {holder.get('host')}")

@@ -1,0 +1,21 @@
+"""Manifests: which videos a dataset has, their split and reference translation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .store import Store
+from .store.store import MANIFEST_FIELDS
+from .tables import read_rows
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    """The manifest's rows, validated against schemas/manifest-row.schema.json (InputError otherwise)."""
+    return read_rows(path, "manifest-row")
+
+
+def attach_manifest(store: Store, rows: list[dict]) -> tuple[int, int]:
+    """Add the manifest's videos to the store and update splits/translations of known ones.
+    Returns (added, updated)."""
+    keep = ("id", *MANIFEST_FIELDS)
+    return store.upsert_rows([{k: v for k, v in row.items() if k in keep} for row in rows])

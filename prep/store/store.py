@@ -1,0 +1,522 @@
+"""The mmprep store: one zarr v3 hierarchy per dataset, the contract between every stage.
+
+Layout (the attributes of each node are described by ``schemas/store.schema.json``)::
+
+    /                 attrs: mmprep {schema_version, toolkit_version, created, updated, layout}
+    videos/<column>   the per-video table, one 1-D array per column of schemas/video-row.schema.json
+    pose/xyz          float32 [F, P, 3]  every frame of every ok video, concatenated
+    pose/conf         float32 [F, P]     per-point confidence (pose: visibility; face, hands: 1 or 0)
+    pose/time         float64 [F]        frame timestamps in seconds
+    text/g<N>/...     has_text, description, features [N, D] (+ token features): generation N is current
+    mask_init         float32 [D]        the mean train-split text feature
+
+Writes follow three rules that keep the store valid after a crash or Ctrl-C at any point:
+
+- one writer at a time, enforced by a lock file beside the store (``<store>.lock``);
+- a row's extraction is committed by writing its ``status`` last, and a row that is about to change is first
+  set back to ``pending``; frames are appended past the last committed frame, so a half-written append is
+  never referenced and is overwritten by the next one;
+- text features are written as a new generation and become current when the ``text`` group's attributes
+  name it; ``mask_init`` counts only once its attributes are written, after its data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from .. import __version__, schemas
+from ..errors import StoreError
+from ..layout import Layout
+from .location import Location, default_url
+from .lock import WriterLock
+
+SCHEMA_VERSION = 1
+ROW_CHUNK = 1024  # rows per chunk of a table column
+FRAME_CHUNK = 64  # frames per chunk of the pose arrays
+COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+MANIFEST_FIELDS = ("split", "translation", "signer", "gloss")
+EXTRACTION_FIELDS = ("error", "n_frames", "fps", "width", "height", "source", "fingerprint", "frame_offset")
+COMMITTED = ("ok", "failed", "no_person")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@cache
+def table_columns() -> dict[str, tuple[str, object]]:
+    """Column name -> (zarr dtype, default), read from schemas/video-row.schema.json."""
+    storage = {"integer": "int64", "number": "float64", "boolean": "bool"}
+    columns = {}
+    for name, prop in schemas.load("video-row")["properties"].items():
+        dtype = storage.get(prop.get("type"), "str")
+        columns[name] = (dtype, prop.get("default", "" if dtype == "str" else 0))
+    return columns
+
+
+def statuses() -> tuple[str, ...]:
+    return tuple(schemas.load("video-row")["properties"]["status"]["enum"])
+
+
+@dataclass
+class VideoResult:
+    """One video's extraction outcome, as a worker hands it to the writer."""
+
+    id: str
+    status: str  # ok, failed or no_person
+    error: str = ""
+    n_frames: int = 0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    source: str = ""
+    fingerprint: str = ""
+    xyz: np.ndarray | None = None  # float32 [T, P, 3]; ok only
+    conf: np.ndarray | None = None  # float32 [T, P]
+    time: np.ndarray | None = None  # float64 [T], seconds
+
+    def __post_init__(self):
+        if self.status not in COMMITTED:
+            raise ValueError(f"status must be one of {COMMITTED}, not {self.status!r}")
+        if self.status == "ok":
+            n = self.n_frames
+            if self.xyz is None or self.xyz.shape[0] != n or self.conf.shape[0] != n or self.time.shape[0] != n:
+                raise ValueError(f"{self.id}: an ok result needs xyz, conf and time of {n} frames")
+
+
+def open_store(url: str | None = None, mode: str = "r", storage_options: dict | None = None) -> Store:
+    """Open the store at ``url`` (default ``$MMPREP_STORE`` or ``./mmprep.zarr``).
+
+    ``mode="r"`` reads an existing store; ``mode="a"`` takes the writer lock and creates the store if needed.
+    Use the store as a context manager (or call ``close()``) so a writer's lock is released.
+
+    >>> store = open_store("mmprep.zarr")          # doctest: +SKIP
+    >>> xyz, conf = store.pose(store.ids[0])      # doctest: +SKIP
+    """
+    if mode not in ("r", "a"):
+        raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
+    location = Location(url or default_url(), storage_options or {})
+    if mode == "r":
+        if not location.exists():
+            raise StoreError(
+                f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
+                f"or `mmprep extract VIDEOS --store {location}`."
+            )
+        root = zarr.open_group(location.zarr_store(read_only=True), mode="r")
+        return Store(location, root, lock=None)
+
+    lock = WriterLock(location)
+    lock.acquire()
+    try:
+        if location.exists():
+            root = zarr.open_group(location.zarr_store(read_only=False), mode="r+")
+        else:
+            if location.fs.exists(location.path) and location.fs.ls(location.path):
+                raise StoreError(f"{location} exists and is not an mmprep store; choose another --store path")
+            root = _create(location)
+        return Store(location, root, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _create(location: Location) -> zarr.Group:
+    root = zarr.open_group(location.zarr_store(read_only=False), mode="w")
+    videos = root.create_group("videos")
+    for name, (dtype, default) in table_columns().items():
+        videos.create_array(name, shape=(0,), chunks=(ROW_CHUNK,), dtype=dtype, fill_value=default)
+    videos.attrs["n_rows"] = 0
+    stamp = now()
+    # The root's attributes are written last: a store counts as created once they exist.
+    root.attrs["mmprep"] = {
+        "schema_version": SCHEMA_VERSION,
+        "toolkit_version": __version__,
+        "created": stamp,
+        "updated": stamp,
+        "layout": None,
+    }
+    return root
+
+
+class Store:
+    """A dataset's store. Reading is cheap; writing needs ``open_store(..., mode="a")``."""
+
+    def __init__(self, location: Location, root: zarr.Group, lock: WriterLock | None):
+        self.location = location
+        self._root = root
+        self._lock = lock
+        meta = root.attrs.asdict().get("mmprep")
+        if not isinstance(meta, dict) or "schema_version" not in meta:
+            self.close()
+            raise StoreError(f"{location} is a zarr store but not an mmprep store (no 'mmprep' root attributes)")
+        if meta["schema_version"] > SCHEMA_VERSION:
+            self.close()
+            raise StoreError(
+                f"{location} was written by mmprep {meta.get('toolkit_version', '?')} with store schema "
+                f"{meta['schema_version']}; this mmprep ({__version__}) reads schema {SCHEMA_VERSION} or older. "
+                "Upgrade mmprep (pip install -U mmprep) to use it."
+            )
+        self._meta = meta
+        self._videos = root["videos"]
+        self._load_table()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        return self.location.url
+
+    @property
+    def writable(self) -> bool:
+        return self._lock is not None
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<mmprep Store {self.url!r} rows={self.n_rows} {'writable' if self.writable else 'read-only'}>"
+
+    # ------------------------------------------------------------------ table
+    def _load_table(self) -> None:
+        self.n_rows = int(self._videos.attrs["n_rows"])
+        self._table = {name: self._videos[name][: self.n_rows] for name in table_columns()}
+        self._index = {vid: i for i, vid in enumerate(self._table["id"])}
+
+    @property
+    def metadata(self) -> dict:
+        """The root's ``mmprep`` attributes: schema and toolkit version, created/updated, layout."""
+        return dict(self._meta)
+
+    @property
+    def ids(self) -> list[str]:
+        """Video ids in the store's stable row order."""
+        return list(self._table["id"])
+
+    def column(self, name: str) -> np.ndarray:
+        """One table column, aligned with ``ids`` (a copy)."""
+        return self._table[name].copy()
+
+    def row(self, video_id: str) -> int:
+        try:
+            return self._index[video_id]
+        except KeyError:
+            raise KeyError(f"no video {video_id!r} in {self.url}") from None
+
+    def video(self, video_id: str) -> dict:
+        """The video's row: id, split, translation, signer, gloss, status, error, n_frames, fps, width, height,
+        source, fingerprint, has_text. The extraction fields of a pending row are reported as empty."""
+        i = self.row(video_id)
+        pending = self._table["status"][i] == "pending"
+        out = {}
+        for name, (_, default) in table_columns().items():
+            if name == "frame_offset":
+                continue
+            value = default if pending and name in EXTRACTION_FIELDS else self._table[name][i]
+            out[name] = value.item() if isinstance(value, np.generic) else value
+        out["has_text"] = bool(self.has_text[i])
+        return out
+
+    # ------------------------------------------------------------------ pose
+    @property
+    def layout(self) -> Layout | None:
+        data = self._meta.get("layout")
+        return Layout.from_json(data) if data else None
+
+    @property
+    def point_names(self) -> list[str]:
+        layout = self.layout
+        if layout is None:
+            raise StoreError(f"{self.url} holds no poses yet; run `mmprep extract VIDEOS --store {self.url}`")
+        return layout.point_names
+
+    def frame_range(self, video_id: str) -> tuple[int, int]:
+        """(first, end) of the video's frames in the pose arrays; the video must be ok."""
+        i = self.row(video_id)
+        status = self._table["status"][i]
+        if status != "ok":
+            raise StoreError(f"video {video_id!r} has no poses (status {status}); see `mmprep info --store {self.url}`")
+        first = int(self._table["frame_offset"][i])
+        return first, first + int(self._table["n_frames"][i])
+
+    def pose(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(xyz float32 [T, P, 3], conf float32 [T, P]); missing points are 0 with confidence 0."""
+        first, end = self.frame_range(video_id)
+        pose = self._root["pose"]
+        return pose["xyz"][first:end], pose["conf"][first:end]
+
+    def timestamps(self, video_id: str) -> np.ndarray:
+        """Frame timestamps in seconds, float64 [T]."""
+        first, end = self.frame_range(video_id)
+        return self._root["pose/time"][first:end]
+
+    def committed_frames(self) -> int:
+        """One past the last frame any ok video points at: where the next append goes."""
+        ok = self._table["status"] == "ok"
+        if not ok.any():
+            return 0
+        return int((self._table["frame_offset"][ok] + self._table["n_frames"][ok]).max())
+
+    def pose_arrays(self) -> dict[str, zarr.Array] | None:
+        """The raw pose arrays (xyz, conf, time) for bulk readers, or None before any pose exists."""
+        if self.layout is None:
+            return None
+        return {name: self._root[f"pose/{name}"] for name in ("xyz", "conf", "time")}
+
+    # ------------------------------------------------------------------ text and mask
+    def _text_attrs(self) -> dict:
+        if "text" not in self._root:
+            return {}
+        return self._root["text"].attrs.asdict()
+
+    @property
+    def text_generation(self) -> int | None:
+        return self._text_attrs().get("generation")
+
+    @property
+    def text_provenance(self) -> dict | None:
+        """How the current text features were made (model, revision, pooling, ...), or None."""
+        return self._text_attrs().get("provenance")
+
+    def _text_array(self, name: str) -> zarr.Array | None:
+        generation = self.text_generation
+        if generation is None:
+            return None
+        return self._root[f"text/g{generation}/{name}"]
+
+    def _aligned(self, values: np.ndarray, fill) -> np.ndarray:
+        """Pad an array written when the table had fewer rows to the current row count."""
+        if len(values) >= self.n_rows:
+            return values[: self.n_rows]
+        pad = np.full((self.n_rows - len(values), *values.shape[1:]), fill, dtype=values.dtype)
+        return np.concatenate([values, pad])
+
+    @property
+    def has_text(self) -> np.ndarray:
+        """bool [N] aligned with ``ids``: the video has a non-empty description."""
+        array = self._text_array("has_text")
+        if array is None:
+            return np.zeros(self.n_rows, dtype=bool)
+        return self._aligned(array[:], False)
+
+    @property
+    def descriptions(self) -> list[str]:
+        """The encoded descriptions aligned with ``ids`` ('' where none)."""
+        array = self._text_array("description")
+        if array is None:
+            return [""] * self.n_rows
+        return list(self._aligned(array[:], ""))
+
+    @property
+    def text_features(self) -> np.ndarray | None:
+        """float32 [N, D] pooled description features; rows without text are zeros. None before encode-text."""
+        array = self._text_array("features")
+        return None if array is None else self._aligned(array[:], 0.0)
+
+    def token_features(self, video_id: str) -> np.ndarray | None:
+        """float32 [L, D] per-token features of the video's description (with --keep-tokens), else None."""
+        offsets = self._text_array("token_offset")
+        i = self.row(video_id)
+        if offsets is None or i >= offsets.shape[0]:
+            return None
+        first, count = int(offsets[i]), int(self._text_array("token_count")[i])
+        return self._text_array("token_features")[first : first + count] if count else None
+
+    @property
+    def mask_init_info(self) -> dict | None:
+        """Provenance and statistics of ``mask_init`` with ``current`` (False when the features changed since)."""
+        if "mask_init" not in self._root:
+            return None
+        attrs = self._root["mask_init"].attrs.asdict()
+        if not attrs:
+            return None
+        return {**attrs, "current": attrs["text_generation"] == self.text_generation}
+
+    @property
+    def mask_init(self) -> np.ndarray | None:
+        """float32 [D]: the mean train-split text feature, or None before `mmprep init-mask`."""
+        return self._root["mask_init"][:] if self.mask_init_info else None
+
+    # ------------------------------------------------------------------ writing
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise StoreError(f"{self.url} is open read-only; open it with mode='a' to write")
+
+    def _touch(self) -> None:
+        self._meta["updated"] = now()
+        self._meta["toolkit_version"] = __version__
+        self._root.attrs["mmprep"] = self._meta
+
+    def _write_columns(self, rows, names) -> None:
+        """Write the in-memory values of ``rows`` for ``names``, whole chunks at a time."""
+        rows = np.asarray(rows)
+        if rows.size == 0:
+            return
+        lo = int(rows.min()) // ROW_CHUNK * ROW_CHUNK
+        hi = min(-(-(int(rows.max()) + 1) // ROW_CHUNK) * ROW_CHUNK, self.n_rows)
+        for name in names:
+            self._videos[name][lo:hi] = self._table[name][lo:hi]
+
+    def upsert_rows(self, rows: list[dict]) -> tuple[int, int]:
+        """Add rows for new ids and update the given manifest fields (split, translation, signer, gloss,
+        source) of existing ones. Returns (added, updated). New rows are committed together at the end."""
+        self._require_writable()
+        writable = (*MANIFEST_FIELDS, "source")
+        updated_rows, new_rows = [], []
+        for row in rows:
+            i = self._index.get(row["id"])
+            if i is None:
+                new_rows.append(row)
+                continue
+            changed = False
+            for name in writable:
+                if name in row and self._table[name][i] != row[name]:
+                    self._table[name][i] = row[name]
+                    changed = True
+            if changed:
+                updated_rows.append(i)
+        self._write_columns(updated_rows, writable)
+
+        if new_rows:
+            start, end = self.n_rows, self.n_rows + len(new_rows)
+            for name, (dtype, default) in table_columns().items():
+                values = np.array([r.get(name, default) for r in new_rows], dtype=object if dtype == "str" else dtype)
+                self._table[name] = np.concatenate([self._table[name], values])
+                if self._videos[name].shape[0] < end:
+                    self._videos[name].resize((end,))
+            self.n_rows = end
+            self._write_columns(np.arange(start, end), table_columns())
+            self._videos.attrs["n_rows"] = end  # the commit point of the new rows
+            self._index.update({r["id"]: start + k for k, r in enumerate(new_rows)})
+        if updated_rows or new_rows:
+            self._touch()
+        return len(new_rows), len(updated_rows)
+
+    def set_layout(self, layout: Layout) -> None:
+        """Fix the store's keypoint layout (on its first poses); a different one later is an error."""
+        self._require_writable()
+        current = self.layout
+        if current is not None:
+            if current != layout:
+                raise StoreError(
+                    f"{self.url} holds {current.n_points}-point poses ({current.name}); these are "
+                    f"{layout.n_points}-point ({layout.name}). Use another store, or the same options as before "
+                    "(e.g. --refine-face)."
+                )
+            return
+        pose = self._root.require_group("pose")
+        n = layout.n_points
+        for name, shape, chunks, dtype in (
+            ("xyz", (0, n, 3), (FRAME_CHUNK, n, 3), "float32"),
+            ("conf", (0, n), (FRAME_CHUNK, n), "float32"),
+            ("time", (0,), (FRAME_CHUNK * 16,), "float64"),
+        ):
+            pose.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, compressors=COMPRESSOR,
+                              overwrite=True)  # fmt: skip
+        self._meta["layout"] = layout.to_json()
+        self._touch()
+
+    def commit_videos(self, results: list[VideoResult]) -> None:
+        """Commit extraction results: each video becomes visible, whole, when its status is written."""
+        self._require_writable()
+        if not results:
+            return
+        rows = np.array([self.row(r.id) for r in results])
+        if len(set(rows.tolist())) != len(rows):
+            raise ValueError("commit_videos got the same video twice")
+        ok = [r for r in results if r.status == "ok"]
+        if ok and self.layout is None:
+            raise StoreError("set the store's layout (set_layout) before committing poses")
+
+        # 1. Rows that will change stop counting before anything they point at is touched.
+        committed = rows[self._table["status"][rows] != "pending"]
+        if committed.size:
+            self._table["status"][committed] = "pending"
+            self._write_columns(committed, ["status"])
+
+        # 2. Frames go past the last committed frame; nothing committed points there.
+        offsets = {}
+        if ok:
+            start = self.committed_frames()
+            total = sum(r.n_frames for r in ok)
+            pose = self._root["pose"]
+            for name in ("xyz", "conf", "time"):
+                array = pose[name]
+                if array.shape[0] < start + total:
+                    array.resize((start + total, *array.shape[1:]))
+                array[start : start + total] = np.concatenate([getattr(r, name) for r in ok])
+            position = start
+            for r in ok:
+                offsets[r.id] = position
+                position += r.n_frames
+
+        # 3. The extraction fields, then 4. the status: the commit point of each row.
+        for i, r in zip(rows, results, strict=True):
+            for name in EXTRACTION_FIELDS:
+                self._table[name][i] = offsets.get(r.id, -1) if name == "frame_offset" else getattr(r, name)
+        self._write_columns(rows, EXTRACTION_FIELDS)
+        self._table["status"][rows] = [r.status for r in results]
+        self._write_columns(rows, ["status"])
+        self._touch()
+
+    def write_text(
+        self,
+        has_text: np.ndarray,
+        descriptions: list[str],
+        features: np.ndarray,
+        provenance: dict,
+        token_features: np.ndarray | None = None,
+        token_count: np.ndarray | None = None,
+    ) -> int:
+        """Replace the text features in one step: write a new generation, then make it current.
+        Arrays are aligned with the table's rows. Any existing ``mask_init`` becomes stale. Returns the
+        new generation number."""
+        self._require_writable()
+        n = self.n_rows
+        if len(has_text) != n or len(descriptions) != n or features.shape[0] != n:
+            raise ValueError(f"text arrays must have one entry per row ({n})")
+        previous = self.text_generation
+        generation = (previous or 0) + 1
+        group = self._root.require_group("text").create_group(f"g{generation}", overwrite=True)
+        dim = features.shape[1]
+        group.create_array("has_text", data=np.asarray(has_text, dtype=bool), chunks=(ROW_CHUNK,))
+        group.create_array("description", shape=(n,), dtype=str, chunks=(ROW_CHUNK,))[:] = np.asarray(
+            descriptions, dtype=object
+        )
+        group.create_array("features", data=features.astype(np.float32), chunks=(ROW_CHUNK, dim))
+        if token_features is not None:
+            count = np.asarray(token_count, dtype=np.int64)
+            offset = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+            group.create_array("token_count", data=count, chunks=(ROW_CHUNK,))
+            group.create_array("token_offset", data=offset, chunks=(ROW_CHUNK,))
+            group.create_array(
+                "token_features", data=token_features.astype(np.float32), chunks=(4096, dim), compressors=COMPRESSOR
+            )
+        self._root["text"].attrs.put({"generation": generation, "provenance": provenance})  # the commit point
+        if previous is not None:
+            del self._root[f"text/g{previous}"]
+        self._touch()
+        return generation
+
+    def write_mask_init(self, vector: np.ndarray, info: dict) -> None:
+        """Store ``mask_init`` with its provenance/statistics (``info``, see store.schema.json)."""
+        self._require_writable()
+        vector = np.asarray(vector, dtype=np.float32)
+        # Overwriting starts from empty attributes, so the old value stops counting before its data changes.
+        array = self._root.create_array("mask_init", shape=vector.shape, dtype="float32", overwrite=True)
+        array[:] = vector
+        array.attrs.put(info)  # the commit point
+        self._touch()

@@ -1,0 +1,116 @@
+"""Reading the tabular files users hand in (manifests, descriptions): CSV, TSV or JSONL.
+
+Every row is checked against a schema in ``schemas/``; every problem is reported with file, line and field,
+all of them at once, before anything is written anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from . import schemas
+from .errors import InputError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+MAX_REPORTED = 30
+
+
+def read_rows(path: str | Path, schema: str) -> list[dict]:
+    """Rows of ``path`` as dicts, each valid under schema ``schema`` and with a unique ``id``.
+
+    Raises InputError listing every problem (up to 30) as ``file:line: field: message``.
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(FORMATS)}")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+
+    problems: list[str] = []
+    lines = _decode_lines(path, raw, problems)
+    parsed = _parse_jsonl(path, lines, problems) if fmt == "jsonl" else _parse_delimited(path, lines, fmt, problems)
+
+    rows, first_line = [], {}
+    for line_no, row in parsed:
+        for message in schemas.errors(schema, row):
+            problems.append(f"{path}:{line_no}: {message}")
+        row_id = row.get("id")
+        if isinstance(row_id, str):
+            if row_id in first_line:
+                problems.append(f"{path}:{line_no}: id: duplicate id {row_id!r} (first on line {first_line[row_id]})")
+            else:
+                first_line[row_id] = line_no
+        rows.append(row)
+    if not parsed and not problems:
+        problems.append(f"{path}: no rows")
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        more = len(problems) - len(shown)
+        tail = f"\n  ... and {more} more" if more else ""
+        raise InputError(f"{len(problems)} problem(s) in {path}:\n  " + "\n  ".join(shown) + tail)
+    return rows
+
+
+def _decode_lines(path: Path, raw: bytes, problems: list[str]) -> list[str]:
+    """Decode UTF-8 line by line so an undecodable byte is reported on its own line."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines = []
+    for line_no, chunk in enumerate(raw.split(b"\n"), start=1):
+        try:
+            lines.append(chunk.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            problems.append(
+                f"{path}:{line_no}: not valid UTF-8 (byte {chunk[e.start]:#04x} at column {e.start + 1}); "
+                "save the file as UTF-8"
+            )
+            lines.append("")
+    return lines
+
+
+def _parse_jsonl(path: Path, lines: list[str], problems: list[str]) -> list[tuple[int, dict]]:
+    rows = []
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{path}:{line_no}: not valid JSON ({e.msg} at column {e.colno})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+            continue
+        rows.append((line_no, row))
+    return rows
+
+
+def _parse_delimited(path: Path, lines: list[str], fmt: str, problems: list[str]) -> list[tuple[int, dict]]:
+    delimiter = "\t" if fmt == "tsv" else ","
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
+    header = None
+    rows = []
+    for fields in reader:
+        line_no = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if header is None:
+            header = [h.strip() for h in fields]
+            dupes = sorted({h for h in header if header.count(h) > 1})
+            if dupes:
+                problems.append(f"{path}:{line_no}: header: column(s) {', '.join(dupes)} appear more than once")
+            continue
+        if len(fields) != len(header):
+            problems.append(
+                f"{path}:{line_no}: expected {len(header)} fields ({', '.join(header)}), found {len(fields)}"
+                + ("; quote values that contain the delimiter" if len(fields) > len(header) else "")
+            )
+            continue
+        rows.append((line_no, dict(zip(header, fields, strict=True))))
+    return rows

@@ -1,0 +1,32 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from prep import VideoResult
+
+
+def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    path.write_text("id,split,translation\n" + "".join(f"{i},{s},{t}\n" for i, s, t in rows), encoding="utf-8")
+    return path
+
+
+def fake_result(video_id: str, n_frames: int, n_points: int = 543, seed: int = 0) -> VideoResult:
+    """An ok extraction result with random but valid values (for store tests that need no MediaPipe)."""
+    rng = np.random.default_rng(seed)
+    return VideoResult(
+        id=video_id,
+        status="ok",
+        n_frames=n_frames,
+        fps=25.0,
+        width=540,
+        height=720,
+        source=f"/videos/{video_id}.mp4",
+        fingerprint=f"fp-{seed}",
+        xyz=rng.random((n_frames, n_points, 3), dtype=np.float32),
+        conf=(rng.random((n_frames, n_points)) > 0.3).astype(np.float32),
+        time=np.arange(n_frames) / 25.0,
+    )
