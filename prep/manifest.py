@@ -15,7 +15,7 @@ def read_manifest(path: str | Path) -> list[dict]:
 
 
 def attach_manifest(store: Store, rows: list[dict]) -> tuple[int, int]:
-    """Add the manifest's videos to the store and update splits/translations of known ones.
-    Returns (added, updated)."""
+    """Add the manifest's videos to the store and update the split, translation, signer, gloss and description
+    of known ones (a column the manifest lacks is left as it is). Returns (added, updated)."""
     keep = ("id", *MANIFEST_FIELDS)
     return store.upsert_rows([{k: v for k, v in row.items() if k in keep} for row in rows])

@@ -37,8 +37,8 @@ def test_help_lists_the_commands(cli):
 def test_manifest_formats(tmp_path, store_url, cli, suffix):
     path = tmp_path / f"m{suffix}"
     if suffix == ".jsonl":
-        path.write_text("".join(json.dumps({"id": i, "split": s, "translation": t}, ensure_ascii=False) + "\n"
-                                for i, s, t in ROWS), encoding="utf-8")  # fmt: skip
+        rows = [{"id": i, "split": s, "translation": t, "description": f"描述{i}"} for i, s, t in ROWS]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     else:
         sep = "," if suffix == ".csv" else "\t"
         path.write_text(
@@ -50,6 +50,7 @@ def test_manifest_formats(tmp_path, store_url, cli, suffix):
     assert store.ids == ["v1", "v2", "sub/v3"]
     assert [store.video(i)["split"] for i in store.ids] == ["train", "dev", "test"]
     assert store.video("v2")["translation"] == "谢谢你"
+    assert store.video("v2")["description"] == ("描述v2" if suffix == ".jsonl" else "")
 
 
 def test_manifest_updates_known_rows(tmp_path, store_url, cli):

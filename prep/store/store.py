@@ -41,7 +41,7 @@ ROW_CHUNK = 1024  # rows per chunk of a table column
 FRAME_CHUNK = 64  # frames per chunk of the pose arrays
 COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
-MANIFEST_FIELDS = ("split", "translation", "signer", "gloss")
+MANIFEST_FIELDS = ("split", "translation", "signer", "gloss", "description")
 EXTRACTION_FIELDS = ("error", "n_frames", "fps", "width", "height", "source", "fingerprint", "frame_offset")
 COMMITTED = ("ok", "failed", "no_person")
 
@@ -372,7 +372,8 @@ class Store:
 
     def upsert_rows(self, rows: list[dict]) -> tuple[int, int]:
         """Add rows for new ids and update the given manifest fields (split, translation, signer, gloss,
-        source) of existing ones. Returns (added, updated). New rows are committed together at the end."""
+        description, source) of existing ones. Returns (added, updated). New rows are committed together at
+        the end."""
         self._require_writable()
         writable = (*MANIFEST_FIELDS, "source")
         updated_rows, new_rows = [], []
