@@ -1,0 +1,48 @@
+"""The pose encoder: keypoints and confidences of each frame -> the backbone's width, then temporal context."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TemporalBlock(nn.Module):
+    """Residual 1-D convolution over time with a pre-norm."""
+
+    def __init__(self, d_model: int, kernel_size: int, dropout: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.conv = nn.Conv1d(d_model, d_model, kernel_size, padding=kernel_size // 2)
+        self.act = nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Zero the padding after the norm too: the convolution must see zeros there, as at a video's edges.
+        y = self.conv((self.norm(x) * mask).transpose(1, 2)).transpose(1, 2)
+        return (x + self.dropout(self.act(y))) * mask
+
+
+class PoseEncoder(nn.Module):
+    """``pose_feature (B, T, d)`` of the spec from keypoints [B, T, P, 3] and confidences [B, T, P].
+
+    Each frame's points and confidences are flattened and projected to ``d_model``, then ``layers`` residual
+    temporal convolutions add context from neighbouring frames. Padded frames are zeroed after every step, so a
+    video's features do not depend on how much padding its batch needed.
+    """
+
+    def __init__(self, n_points: int, d_model: int, layers: int = 2, kernel_size: int = 5, dropout: float = 0.1):
+        super().__init__()
+        self.frame = nn.Sequential(nn.Linear(n_points * 4, d_model), nn.LayerNorm(d_model), nn.GELU())
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(TemporalBlock(d_model, kernel_size, dropout) for _ in range(layers))
+        self.out_norm = nn.LayerNorm(d_model)
+
+    def forward(self, keypoints: torch.Tensor, conf: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``mask`` [B, T] is 1 on real frames, 0 on padding."""
+        b, t = keypoints.shape[:2]
+        frame_mask = mask.to(keypoints.dtype)[..., None]
+        x = torch.cat([keypoints.reshape(b, t, -1), conf.reshape(b, t, -1)], dim=-1)
+        x = self.dropout(self.frame(x)) * frame_mask
+        for block in self.blocks:
+            x = block(x, frame_mask)
+        return self.out_norm(x) * frame_mask
