@@ -93,7 +93,7 @@ class Trainer:
             dist.barrier()
             backbone, self.tokenizer = rebuild_backbone(run_dir)
         model_config = ModelConfig(
-            n_points=self.train_set.n_points,
+            n_points=len(self.train_set.point_names),
             text_dim=features.shape[1],
             placeholder=config["placeholder"],
             placeholder_kinds=self.schedule.kinds if self.schedule else (),
