@@ -154,9 +154,9 @@ def _cannot_load(name: str, error: Exception) -> str:
 
 
 def load_tokenizer(name_or_path: str) -> transformers.PreTrainedTokenizerBase:
-    """The checkpoint's tokenizer; a SentencePiece-only checkpoint (``spiece.model``, no ``tokenizer.json``, as
-    google/mt5-*) is converted here, because transformers' own conversion needs protobuf >= 5, which
-    mediapipe 0.10.21 rules out."""
+    """The checkpoint's tokenizer. A SentencePiece-only checkpoint (``spiece.model``, no ``tokenizer.json``, as
+    older uploads are) is converted here: transformers' own conversion needs protobuf >= 5, which mediapipe
+    0.10.21 rules out."""
     find = transformers.utils.cached_file
     has_json = find(name_or_path, "tokenizer.json", _raise_exceptions_for_missing_entries=False)
     spiece = None if has_json else find(name_or_path, "spiece.model", _raise_exceptions_for_missing_entries=False)

@@ -110,7 +110,7 @@ def encode_text(descriptions, store_url, storage_options, model, device, dtype, 
 @store_option
 @click.option(
     "--split",
-    type=click.Choice(["train", "dev", "test"]),
+    type=click.Choice(schemas.load("common")["$defs"]["split"]["enum"]),
     default="train",
     show_default=True,
     help="Only train is accepted: dev and test descriptions must never shape the model.",
