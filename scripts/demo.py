@@ -11,10 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prep.tables import read_rows
+from prep.tiny_mt5 import build_tiny_mt5
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo"
 STORE = OUT / "demo.zarr"
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
+MANIFEST = "examples/demo-manifest.csv"
 
 
 def run(*args: str) -> None:
@@ -22,11 +26,23 @@ def run(*args: str) -> None:
     subprocess.run([MMPREP, *args], check=True, cwd=ROOT)
 
 
+def build_demo_encoder() -> str:
+    """A tiny random mT5 under demo/, its vocabulary trained on the manifest's text: encode-text loads it like a
+    downloaded checkpoint (`--model google/mt5-base` needs the hub or a copied folder)."""
+    rows = read_rows(ROOT / MANIFEST, "manifest-row")
+    sentences = [row[key] for row in rows for key in ("translation", "description") if row.get(key)]
+    folder = build_tiny_mt5(sentences, OUT / "tiny-mt5", vocab_size=200, d_model=64)
+    print(f"\n# built a tiny random mT5 in {folder.relative_to(ROOT)} (prep.tiny_mt5.build_tiny_mt5)", flush=True)
+    return str(folder.relative_to(ROOT))
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
     store = str(STORE.relative_to(ROOT))
-    run("manifest", "examples/demo-manifest.csv", "--store", store)
+    run("manifest", MANIFEST, "--store", store)
+    run("encode-text", "--store", store, "--model", build_demo_encoder())
+    run("init-mask", "--store", store)
     run("info", "--store", store)
     run("validate", "--store", store)
     print(f"\ndemo store: {STORE}")

@@ -14,6 +14,12 @@ def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
+def snapshot(path: str) -> dict[str, bytes]:
+    """Every file of a store, to prove a refused command changed nothing."""
+    root = Path(path)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def fake_result(video_id: str, n_frames: int, n_points: int = 543, seed: int = 0) -> VideoResult:
     """An ok extraction result with random but valid values (for store tests that need no MediaPipe)."""
     rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from helpers import fake_result, write_manifest
+from helpers import fake_result, snapshot, write_manifest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,12 +18,6 @@ from prep import schemas
 from prep.layout import holistic
 
 ROWS = [("v1", "train", "你好"), ("v2", "dev", "谢谢你"), ("sub/v3", "test", "再见")]
-
-
-def snapshot(path: str) -> dict[str, bytes]:
-    """Every file of a store, to prove a refused command changed nothing."""
-    root = Path(path)
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_help_lists_the_commands(cli):

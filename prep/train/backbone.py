@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoConfig, AutoTokenizer, MT5ForConditionalGeneration
+from transformers import AutoConfig, MT5ForConditionalGeneration
 
 from ..errors import InputError
+from ..text import load_tokenizer
 from ..tiny_mt5 import build_tiny_mt5
 
 BACKBONE_DIR = "backbone"
@@ -31,11 +32,11 @@ def create_backbone(config: dict, train_translations: list[str], run_dir: Path, 
             seed=seed,
         )
         model = MT5ForConditionalGeneration.from_pretrained(target)
-        tokenizer = AutoTokenizer.from_pretrained(target)
+        tokenizer = load_tokenizer(target)
         return model, tokenizer
     try:
         model = MT5ForConditionalGeneration.from_pretrained(config["backbone"])
-        tokenizer = AutoTokenizer.from_pretrained(config["backbone"])
+        tokenizer = load_tokenizer(config["backbone"])
     except (OSError, ValueError) as e:
         raise InputError(
             f"cannot load the backbone {config['backbone']!r}: {e}\nGive a local folder holding an mT5 checkpoint "
@@ -52,4 +53,4 @@ def rebuild_backbone(run_dir: Path):
     if not (target / "config.json").exists():
         raise InputError(f"{run_dir} is not an mmprep run directory (no {BACKBONE_DIR}/config.json)")
     model = MT5ForConditionalGeneration(AutoConfig.from_pretrained(target))
-    return model, AutoTokenizer.from_pretrained(target)
+    return model, load_tokenizer(target)
