@@ -32,7 +32,7 @@ def create_backbone(config: dict, train_translations: list[str], run_dir: Path, 
             seed=seed,
         )
         model = MT5ForConditionalGeneration.from_pretrained(target)
-        tokenizer = load_tokenizer(target)
+        tokenizer = load_tokenizer(str(target))
         return model, tokenizer
     try:
         model = MT5ForConditionalGeneration.from_pretrained(config["backbone"])
@@ -53,4 +53,4 @@ def rebuild_backbone(run_dir: Path):
     if not (target / "config.json").exists():
         raise InputError(f"{run_dir} is not an mmprep run directory (no {BACKBONE_DIR}/config.json)")
     model = MT5ForConditionalGeneration(AutoConfig.from_pretrained(target))
-    return model, load_tokenizer(target)
+    return model, load_tokenizer(str(target))
