@@ -210,6 +210,10 @@ class Store:
         """One table column, aligned with ``ids`` (a copy)."""
         return self._table[name].copy()
 
+    def __contains__(self, video_id: str) -> bool:
+        """Whether the table has a row for ``video_id``."""
+        return video_id in self._index
+
     def row(self, video_id: str) -> int:
         try:
             return self._index[video_id]
