@@ -279,12 +279,27 @@ def test_h5_export_then_import_is_lossless(tmp_path, cli):
             np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(target.timestamps(video_id), source.timestamps(video_id))
     assert validate(target) == []
-    assert "0 imported" in cli("import", tmp_path / "x.h5", "--store", target_url).output  # fingerprints match
+    cli("manifest", write_manifest(tmp_path / "m.csv", [("ok1", "dev", "改")]), "--store", target_url)
+    result = cli("import", tmp_path / "x.h5", "--store", target_url)
+    assert "0 imported" in result.output and "2 unchanged" in result.output  # same fingerprints: poses kept
+    assert prep.open_store(target_url).video("ok1")["split"] == "train"  # but the file's fields applied
 
 
 def test_h5_layout_is_self_describing(tmp_path, cli):
     source = store_with_every_kind_of_row(str(tmp_path / "a.zarr"))
-    cli("export", "--format", "h5", "--out", tmp_path / "x.h5", "--store", source.url, "--ids", "sub/ok2,bad")
+    cli(
+        "export",
+        "--format",
+        "h5",
+        "--out",
+        tmp_path / "x.h5",
+        "--store",
+        source.url,
+        "--ids",
+        "sub/ok2",
+        "--ids",
+        "bad",
+    )
     with h5py.File(tmp_path / "x.h5") as f:
         assert f.attrs["format"] == "mmprep-poses" and f.attrs["format_version"] == 1
         assert list(f["videos/id"].asstr()[:]) == ["sub/ok2", "bad"]
@@ -296,8 +311,9 @@ def test_h5_layout_is_self_describing(tmp_path, cli):
 
 def test_export_and_import_refuse_bad_arguments(tmp_path, cli):
     source = store_with_every_kind_of_row(str(tmp_path / "a.zarr"))
-    result = cli("export", "--format", "h5", "--out", tmp_path / "x.h5", "--ids", "ok1,nope", "--store", source.url,
-                 expect=1)  # fmt: skip
+    (tmp_path / "ids.txt").write_text("ok1\nnope\n")
+    result = cli("export", "--format", "h5", "--out", tmp_path / "x.h5", "--ids-from", tmp_path / "ids.txt",
+                 "--store", source.url, expect=1)  # fmt: skip
     assert "no video nope in" in result.output and not (tmp_path / "x.h5").exists()
     (tmp_path / "file").write_text("x")
     assert "is a file" in cli("export", "--format", "pose", "--out", tmp_path / "file", "--store", source.url,
@@ -308,6 +324,9 @@ def test_export_and_import_refuse_bad_arguments(tmp_path, cli):
         f["x"] = 1
     result = cli("import", tmp_path / "other.h5", "--store", source.url, expect=1)
     assert "not an mmprep HDF5 file" in result.output
+    (tmp_path / "empty").mkdir()
+    result = cli("import", tmp_path / "empty", "--store", tmp_path / "new.zarr", expect=1)
+    assert "no .pose files found" in result.output and not (tmp_path / "new.zarr").exists()
     (tmp_path / "poses.txt").write_text("")
     assert "--format pose or --format h5" in cli("import", tmp_path / "poses.txt", "--store", source.url,
                                                  expect=1).output  # fmt: skip

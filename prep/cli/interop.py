@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..interop import FORMATS, export_poses, import_poses
+from ..interop import FORMATS, commit_incoming, export_poses, open_source
 from ..store import open_store
 from .base import main, store_option
 
@@ -35,8 +35,8 @@ def import_command(path, store_url, storage_options, fmt):
       mmprep import poses/ --store csl.zarr
       mmprep import csl.h5 --store s3://bucket/csl.zarr
     """
-    with open_store(store_url, mode="a", storage_options=storage_options) as store:
-        report = import_poses(store, path, fmt)
+    with open_source(path, fmt) as source, open_store(store_url, mode="a", storage_options=storage_options) as store:
+        report = commit_incoming(store, source)
     click.echo(f"{path}: {report.summary()} into {store_url}")
     if report.dropped:
         click.echo(f"dropped components (the store has no place for them): {', '.join(sorted(report.dropped))}")
@@ -51,9 +51,12 @@ def import_command(path, store_url, storage_options, fmt):
               help="pose: one pose-format .pose file per video; h5: one HDF5 file.")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="A folder for --format pose, a file for --format h5.")  # fmt: skip
-@click.option("--ids", multiple=True, metavar="ID[,ID...]", help="Only these videos (repeatable). Default: all.")
+@click.option("--ids", multiple=True, metavar="ID", help="Only this video (repeatable). Default: all.")
+@click.option(
+    "--ids-from", type=click.File(encoding="utf-8"), help="Only the videos listed in this file, one id a line."
+)
 @store_option
-def export_command(fmt, out, ids, store_url, storage_options):
+def export_command(fmt, out, ids, ids_from, store_url, storage_options):
     """Export the store's poses for other tools.
 
     --format pose writes <out>/<id>.pose for every extracted video: pose-format v0.2, MediaPipe Holistic
@@ -65,9 +68,9 @@ def export_command(fmt, out, ids, store_url, storage_options):
     \b
     Examples:
       mmprep export --format pose --out poses/ --store csl.zarr
-      mmprep export --format h5 --out csl.h5 --ids S000001_P0000_T00,S000002_P0000_T00
+      mmprep export --format h5 --out dev.h5 --ids-from dev-ids.txt
     """
-    wanted = [i for value in ids for i in value.split(",") if i]
+    wanted = [*ids, *(line.strip() for line in ids_from or () if line.strip())]
     with open_store(store_url, storage_options=storage_options) as store:
         report = export_poses(store, fmt, out, wanted or None)
     click.echo(f"{out}: {report.summary()} from {store_url}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..store import Store
-from .base import ExportReport, ImportReport, commit_incoming
+from .base import ExportReport, ImportReport, Source, commit_incoming
 from .hdf5 import H5File, export_h5
 from .pose_format import PoseFiles, export_pose
 
@@ -28,11 +28,15 @@ def detect_format(path: Path) -> str:
     raise InputError(f"{path}: cannot tell its format from the name; add --format pose or --format h5")
 
 
+def open_source(path: Path, fmt: str | None = None) -> Source:
+    """``path`` as an import source (a .pose file, a folder of them, or an mmprep HDF5 file); checked before
+    anything is written."""
+    return PoseFiles(path) if (fmt or detect_format(path)) == "pose" else H5File(path)
+
+
 def import_poses(store: Store, path: Path, fmt: str | None = None) -> ImportReport:
-    """Import ``path`` (a .pose file, a folder of them, or an mmprep HDF5 file) into ``store``."""
-    fmt = fmt or detect_format(path)
-    source = PoseFiles(path) if fmt == "pose" else H5File(path)
-    with source:
+    """Import ``path`` (see ``open_source``) into ``store``."""
+    with open_source(path, fmt) as source:
         return commit_incoming(store, source)
 
 
@@ -48,4 +52,5 @@ def export_poses(store: Store, fmt: str, out: Path, ids: list[str] | None = None
     return export_h5(store, out, ids)
 
 
-__all__ = ["FORMATS", "ExportReport", "ImportReport", "detect_format", "export_poses", "import_poses"]
+__all__ = ["FORMATS", "ExportReport", "ImportReport", "commit_incoming", "detect_format", "export_poses", "import_poses",
+           "open_source"]  # fmt: skip

@@ -106,9 +106,10 @@ def commit_incoming(store: Store, source: Source) -> ImportReport:
     for item in tqdm(source, total=len(source), unit="video", desc="import", disable=None):
         if is_current(store, item.id, item.fingerprint):
             report.unchanged += 1
-            continue
-        result = _load(store, item, report)
-        batch.append((item, result))
+            batch.append((item, None))  # its row's fields are still applied
+        else:
+            batch.append((item, _load(store, item, report)))
+        result = batch[-1][1]
         frames += result.n_frames if result is not None and result.status == "ok" else 0
         if len(batch) >= BATCH_VIDEOS or frames >= BATCH_FRAMES:
             _commit(store, batch)
