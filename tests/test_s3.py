@@ -98,3 +98,12 @@ def test_clear_errors_for_a_missing_bucket_and_a_bucket_root(s3_url, cli):
     assert "no mmprep store at s3://no-such-bucket-mmprep/test.zarr" in cli("info", "--store", missing, expect=1).output
     bucket = s3_url.removeprefix("s3://").split("/")[0]
     assert "is a bucket; put the store under a prefix" in cli("info", "--store", f"s3://{bucket}", expect=1).output
+
+
+def test_missing_credentials_are_a_clear_error(s3_url, cli, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup: loopback only
+    # anon=false is the default, named here so that no filesystem made earlier (with credentials) is reused
+    result = cli("info", "--store", s3_url, "--storage-options", '{"anon": false}', expect=1)
+    assert f"Error: cannot reach {s3_url}: Unable to locate credentials. Check the credentials" in result.output

@@ -48,7 +48,17 @@ class Location:
             raise StoreError(f"{self.url} is a bucket; put the store under a prefix (s3://bucket/name.zarr)")
 
     def exists(self) -> bool:
-        return self.fs.exists(f"{self.path}/zarr.json")
+        """Whether a store is there; for a remote store also the first contact, so its failures (no credentials,
+        no such endpoint, access denied) become a StoreError that says where to look."""
+        if self.is_local:
+            return self.fs.exists(f"{self.path}/zarr.json")
+        try:
+            return self.fs.exists(f"{self.path}/zarr.json")
+        except Exception as e:  # each backend raises its own kinds
+            raise StoreError(
+                f"cannot reach {self.url}: {e}. Check the credentials and endpoint (for S3: the AWS_* variables, "
+                "e.g. AWS_PROFILE, AWS_ENDPOINT_URL) or --storage-options."
+            ) from e
 
     def zarr_store(self, read_only: bool) -> zarr.abc.store.Store:
         if self.is_local:

@@ -103,8 +103,9 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
     if mode not in ("r", "a"):
         raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
     location = Location(url or default_url(), storage_options or {})
+    exists = location.exists()  # also the first contact with a remote store: fails early and clearly
     if mode == "r":
-        if not location.exists():
+        if not exists:
             raise StoreError(
                 f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
                 f"or `mmprep extract VIDEOS --store {location}`."
@@ -115,7 +116,7 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
     lock = WriterLock(location)
     lock.acquire()
     try:
-        if location.exists():
+        if location.exists():  # asked again: no other writer can create it now
             root = zarr.open_group(location.zarr_store(read_only=False), mode="r+", zarr_format=3)
         else:
             if location.fs.exists(location.path) and location.fs.ls(location.path):
