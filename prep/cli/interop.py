@@ -27,7 +27,7 @@ def import_command(path, store_url, storage_options, fmt):
     pose, face (468 or 478 points) and both hands; POSE_WORLD_LANDMARKS is dropped.
 
     Rerunning is cheap: a video whose content the store already holds (same fingerprint: a .pose file's
-    SHA-256) is skipped, a changed one replaced. A file that cannot be read is recorded as failed with
+    SHA-256) is skipped, a changed one replaced. A file that cannot be used is recorded as failed with
     its error, the others are imported, and the exit status is 1.
 
     \b

@@ -104,6 +104,15 @@ class _Reader:
         except UnicodeDecodeError as e:
             raise PoseFormatError(f"a name in the header is not UTF-8 (byte {self.offset - length}): {e}") from None
 
+    def pairs(self, count: int, width: int) -> list[tuple[int, ...]]:
+        """``count`` tuples of ``width`` uint16 (limbs, colours), read at once."""
+        size = 2 * count * width
+        if self.offset + size > len(self.buffer):
+            raise PoseFormatError(f"the file ends early (byte {self.offset} of {len(self.buffer)}): truncated?")
+        values = np.frombuffer(self.buffer, dtype="<u2", count=count * width, offset=self.offset)
+        self.offset += size
+        return [tuple(v) for v in values.reshape(count, width).tolist()]
+
     def floats(self, shape: tuple[int, ...]) -> np.ndarray:
         count = int(np.prod(shape))
         end = self.offset + 4 * count
@@ -131,8 +140,7 @@ def read_pose(buffer: bytes) -> PoseFile:
         name, point_format = reader.string(), reader.string()
         n_points, n_limbs, n_colors = reader.unpack("<HHH")
         points = [reader.string() for _ in range(n_points)]
-        limbs = [reader.unpack("<HH") for _ in range(n_limbs)]
-        colors = [reader.unpack("<HHH") for _ in range(n_colors)]
+        limbs, colors = reader.pairs(n_limbs, 2), reader.pairs(n_colors, 3)
         components.append(Component(name, point_format, points, limbs, colors))
     if not components:
         raise PoseFormatError("the header lists no components")
