@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -39,23 +40,23 @@ class Incoming:
         return self.row["id"]
 
 
-class Source:
+class Source(ABC):
     """An import source: iterates over Incoming videos; ``rejected`` lists (what, why) for entries that cannot
     become a row at all (e.g. a file name that is not a valid id). A context manager (it may hold a file open)."""
 
     rejected: list[tuple[str, str]]
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def __len__(self) -> int: ...
 
-    def __iter__(self) -> Iterator[Incoming]:
-        raise NotImplementedError
+    @abstractmethod
+    def __iter__(self) -> Iterator[Incoming]: ...
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
-        pass
+    def __exit__(self, *exc) -> None:  # nothing to close unless a source holds a file open
+        return None
 
 
 @dataclass
