@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +38,18 @@ def fake_result(video_id: str, n_frames: int, n_points: int = 543, seed: int = 0
         conf=(rng.random((n_frames, n_points)) > 0.3).astype(np.float32),
         time=np.arange(n_frames) / 25.0,
     )
+
+
+HOLD = """
+import sys, time, prep
+store = prep.open_store(sys.argv[1], mode="a")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def hold_lock(url: str) -> subprocess.Popen:
+    """A second process that holds the writer lock of the store at ``url`` until killed (kill and wait it)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc

@@ -103,20 +103,21 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
     if mode not in ("r", "a"):
         raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
     location = Location(url or default_url(), storage_options or {})
+    exists = location.exists()  # also the first contact with a remote store: fails early and clearly
     if mode == "r":
-        if not location.exists():
+        if not exists:
             raise StoreError(
                 f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
                 f"or `mmprep extract VIDEOS --store {location}`."
             )
-        root = zarr.open_group(location.zarr_store(read_only=True), mode="r")
+        root = zarr.open_group(location.zarr_store(read_only=True), mode="r", zarr_format=3)
         return Store(location, root, lock=None)
 
     lock = WriterLock(location)
     lock.acquire()
     try:
-        if location.exists():
-            root = zarr.open_group(location.zarr_store(read_only=False), mode="r+")
+        if location.exists():  # asked again: no other writer can create it now
+            root = zarr.open_group(location.zarr_store(read_only=False), mode="r+", zarr_format=3)
         else:
             if location.fs.exists(location.path) and location.fs.ls(location.path):
                 raise StoreError(f"{location} exists and is not an mmprep store; choose another --store path")
@@ -128,7 +129,7 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
 
 
 def _create(location: Location) -> zarr.Group:
-    root = zarr.open_group(location.zarr_store(read_only=False), mode="w")
+    root = zarr.open_group(location.zarr_store(read_only=False), mode="w", zarr_format=3)
     videos = root.create_group("videos")
     for name, (dtype, default) in table_columns().items():
         videos.create_array(name, shape=(0,), chunks=(ROW_CHUNK,), dtype=dtype, fill_value=default)
@@ -193,7 +194,9 @@ class Store:
     # ------------------------------------------------------------------ table
     def _load_table(self) -> None:
         self.n_rows = int(self._videos.attrs["n_rows"])
-        self._table = {name: self._videos[name][: self.n_rows] for name in table_columns()}
+        # One handle per column, kept: on object storage every fresh lookup costs round trips for its metadata.
+        self._columns = {name: self._videos[name] for name in table_columns()}
+        self._table = {name: column[: self.n_rows] for name, column in self._columns.items()}
         self._index = {vid: i for i, vid in enumerate(self._table["id"])}
 
     @property
@@ -209,6 +212,10 @@ class Store:
     def column(self, name: str) -> np.ndarray:
         """One table column, aligned with ``ids`` (a copy)."""
         return self._table[name].copy()
+
+    def __contains__(self, video_id: str) -> bool:
+        """Whether the table has a row for ``video_id``."""
+        return video_id in self._index
 
     def row(self, video_id: str) -> int:
         try:
@@ -368,7 +375,7 @@ class Store:
         lo = int(rows.min()) // ROW_CHUNK * ROW_CHUNK
         hi = min(-(-(int(rows.max()) + 1) // ROW_CHUNK) * ROW_CHUNK, self.n_rows)
         for name in names:
-            self._videos[name][lo:hi] = self._table[name][lo:hi]
+            self._columns[name][lo:hi] = self._table[name][lo:hi]
 
     def upsert_rows(self, rows: list[dict]) -> tuple[int, int]:
         """Add rows for new ids and update the given manifest fields (split, translation, signer, gloss,
@@ -396,8 +403,8 @@ class Store:
             for name, (dtype, default) in table_columns().items():
                 values = np.array([r.get(name, default) for r in new_rows], dtype=object if dtype == "str" else dtype)
                 self._table[name] = np.concatenate([self._table[name], values])
-                if self._videos[name].shape[0] < end:
-                    self._videos[name].resize((end,))
+                if self._columns[name].shape[0] < end:
+                    self._columns[name].resize((end,))
             self.n_rows = end
             self._write_columns(np.arange(start, end), table_columns())
             self._videos.attrs["n_rows"] = end  # the commit point of the new rows
