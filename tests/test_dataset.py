@@ -154,7 +154,11 @@ def test_cache_gives_the_same_items_in_float16(real_store):
     for a, b in zip(plain.__getitems__([0, 1]), cached.__getitems__([0, 1]), strict=True):
         np.testing.assert_allclose(b["keypoints"], a["keypoints"], atol=2e-3, rtol=1e-3)
         np.testing.assert_array_equal(b["conf"], a["conf"].astype(np.float16))
-        assert b["keypoints"].dtype == np.float32
+        assert b["keypoints"].dtype == np.float16 and not b["keypoints"].flags.writeable  # a view into the cache
+    batch = prep.collate(cached.__getitems__([0, 1]))
+    assert batch["keypoints"].dtype == torch.float32 and batch["conf"].dtype == torch.float32
+    expected = prep.collate(plain.__getitems__([0, 1]))["keypoints"]
+    torch.testing.assert_close(batch["keypoints"], expected, atol=2e-3, rtol=1e-3)
 
 
 def test_collate_pads_and_masks(real_store):

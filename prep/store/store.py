@@ -4,7 +4,7 @@ Layout (the attributes of each node are described by ``schemas/store.schema.json
 
     /                 attrs: mmprep {schema_version, toolkit_version, created, updated, layout}
     videos/<column>   the per-video table, one 1-D array per column of schemas/video-row.schema.json
-    pose/xyz          float32 [F, P, 3]  every frame of every ok video, each video from a chunk boundary
+    pose/xyz          float32 [F, P, 3]  every frame of every ok video, each from a chunk boundary (uncompressed)
     pose/conf         float32 [F, P]     per-point confidence (pose: visibility; face, hands: 1 or 0)
     pose/time         float64 [F]        frame timestamps in seconds
     text/g<N>/...     has_text, description, features [N, D] (+ token features): generation N is current
@@ -442,12 +442,15 @@ class Store:
             return
         pose = self._root.require_group("pose")
         n = layout.n_points
-        for name, shape, chunks, dtype in (
-            ("xyz", (0, n, 3), (FRAME_CHUNK, n, 3), "float32"),
-            ("conf", (0, n), (FRAME_CHUNK, n), "float32"),
-            ("time", (0,), (FRAME_CHUNK * 16,), "float64"),
+        # Coordinates are stored uncompressed: MediaPipe's float32 coordinates shrink only ~1.2x under lz4, and
+        # a loader then reads just the bytes of the frames it needs (prep/store/frames.py). Confidences, mostly
+        # 0 and 1, shrink ~16x.
+        for name, shape, chunks, dtype, compressors in (
+            ("xyz", (0, n, 3), (FRAME_CHUNK, n, 3), "float32", None),
+            ("conf", (0, n), (FRAME_CHUNK, n), "float32", COMPRESSOR),
+            ("time", (0,), (FRAME_CHUNK * 16,), "float64", COMPRESSOR),
         ):
-            pose.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, compressors=COMPRESSOR,
+            pose.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, compressors=compressors,
                               overwrite=True)  # fmt: skip
         self._meta["layout"] = layout.to_json()
         self._readers = None
