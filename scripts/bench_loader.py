@@ -5,7 +5,8 @@ the selected points only: the limit, a memory copy), one HDF5 file (h5py) and on
 (pose-format, the peer format). Every reader serves the same batches of the same sampler: each video's
 `upper` points (125) and confidences, padded into a batch by `prep.collate` (float32 tensors, what a model
 gets). The dataset rows run with normalize=False (like the others) and with normalize=True (its default).
-All files are in the OS page cache (read once before timing): this measures the loader, not the disk.
+All files are in the OS page cache (read once before timing): this measures the loader, not the disk. One
+thread, as in a DataLoader worker; passes of the readers take turns, so the machine's load hits them alike.
 
 Also: the time to restore the sampler at batch 10^6 of an epoch, against replaying up to it.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import torch
 from pose_format import Pose
 from pose_format.numpy.pose_body import NumPyPoseBody
 from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "loader")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # one core for every reader, as in a DataLoader worker
 
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
@@ -180,7 +183,7 @@ def main() -> None:
     pose_rate = results[".pose file per video (pose-format)"][0]
     memmap_rate = results[LIMIT][0]
     print(
-        f"\n| reader | videos/s | µs/frame | ms per 58-frame video | vs .pose | vs memmap |\n|---|---|---|---|---|---|"
+        "\n| reader | videos/s | µs/frame | ms per 58-frame video | vs .pose | vs memmap |\n|---|---|---|---|---|---|"
     )
     for name, (rate, per_frame) in results.items():
         print(f"| {name} | {rate:,.0f} | {per_frame:.2f} | {per_frame * 58 / 1000:.3f} | "

@@ -44,7 +44,13 @@ def _shares(ctx, param, value: str) -> tuple[float, float, float]:
     show_default=True,
     help="Pairs of words with identical signs: only a description tells them apart.",
 )
-@click.option("--language", type=click.Choice(sorted(LANGUAGES)), default=DEFAULTS.language, show_default=True)
+@click.option(
+    "--language",
+    type=click.Choice(sorted(LANGUAGES)),
+    default=DEFAULTS.language,
+    show_default=True,
+    help="Language of the words (translations and descriptions).",
+)
 @click.option("--splits", default="0.8,0.1,0.1", show_default=True, callback=_shares, help="Train, dev, test shares.")
 @click.option("--seed", default=DEFAULTS.seed, show_default=True, help="Same seed, same store.")
 def synth(out, videos, text_ratio, text_info, vocab, ambiguous_pairs, language, splits, seed):
