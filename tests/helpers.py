@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from prep import VideoResult
-from prep.layout import Layout, holistic
+from prep.layout import Layout
 
 
 def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
@@ -56,36 +56,15 @@ def hold_lock(url: str) -> subprocess.Popen:
     return proc
 
 
-# pose-format component -> ours (its x, y are pixels; its POSE_WORLD_LANDMARKS are not kept)
-POSE_FORMAT_COMPONENTS = {
-    "POSE_LANDMARKS": "POSE",
-    "FACE_LANDMARKS": "FACE",
-    "LEFT_HAND_LANDMARKS": "LEFT_HAND",
-    "RIGHT_HAND_LANDMARKS": "RIGHT_HAND",
-}
-
-
 def pose_file_result(path: Path, video_id: str) -> tuple[VideoResult, Layout]:
-    """A real MediaPipe ``.pose`` file (read with pose-format) as an ok extraction result, with its layout."""
-    from pose_format import Pose
+    """A real MediaPipe ``.pose`` file as an ok extraction result, with its layout (read by prep.interop)."""
+    from prep.interop.pose_format import read_pose, to_store
 
-    pose = Pose.read(path.read_bytes())
-    width, height = pose.header.dimensions.width, pose.header.dimensions.height
-    data, confidence = pose.body.data.data[:, 0], pose.body.confidence[:, 0]
-    theirs, start = {}, 0
-    for component in pose.header.components:
-        theirs[component.name] = slice(start, start + len(component.points))
-        start += len(component.points)
-    layout = holistic(refine_face=theirs["FACE_LANDMARKS"].stop - theirs["FACE_LANDMARKS"].start == 478)
-    n = len(data)
-    xyz = np.zeros((n, layout.n_points, 3), dtype=np.float32)
-    conf = np.zeros((n, layout.n_points), dtype=np.float32)
-    for name, ours in POSE_FORMAT_COMPONENTS.items():
-        xyz[:, layout.component_slice(ours)] = data[:, theirs[name]] / np.array([width, height, 1], dtype=np.float32)
-        conf[:, layout.component_slice(ours)] = confidence[:, theirs[name]]
-    xyz[conf == 0] = 0
+    pose = read_pose(path.read_bytes())
+    layout, xyz, conf, _ = to_store(pose)
+    n = len(xyz)
     result = VideoResult(
-        id=video_id, status="ok", n_frames=n, fps=float(pose.body.fps), width=width, height=height,
-        source=str(path), fingerprint="pose-file", xyz=xyz, conf=conf, time=np.arange(n) / pose.body.fps,
+        id=video_id, status="ok", n_frames=n, fps=float(pose.fps), width=pose.width, height=pose.height,
+        source=str(path), fingerprint="pose-file", xyz=xyz, conf=conf, time=np.arange(n) / pose.fps,
     )  # fmt: skip
     return result, layout
