@@ -7,7 +7,12 @@ face points are numbered (``FACE.0`` .. ``FACE.467``) as MediaPipe's face mesh d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
 
 POSE_POINTS = (
     "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE", "RIGHT_EYE_OUTER",
@@ -76,3 +81,59 @@ def holistic(refine_face: bool = False) -> Layout:
             Component("RIGHT_HAND", HAND_POINTS),
         ),
     )
+
+
+# ---------------------------------------------------------------------------- point subsets
+# MediaPipe face-mesh indices (mediapipe.solutions.face_mesh_connections: FACEMESH_LIPS, FACEMESH_*_EYEBROW).
+FACE_LIPS = (
+    0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269, 270,
+    291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415,
+)  # fmt: skip
+FACE_EYEBROWS = (46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336)
+UPPER_POSE = POSE_POINTS[: POSE_POINTS.index("RIGHT_THUMB") + 1]  # NOSE .. RIGHT_THUMB: no hips, legs, feet
+
+
+def upper_points() -> list[str]:
+    """The ``upper`` subset (125 points), in layout order: what sign-language translation work usually keeps.
+
+    - pose: the 23 points from the nose to the thumbs (head, shoulders, elbows, wrists and the pose model's
+      coarse hand points); hips, legs and feet are dropped: they are below the signing space, mostly out of
+      frame, and MediaPipe guesses them;
+    - face: the 40 lip points (mouthings and mouth gestures carry lexical meaning, in Chinese Sign Language
+      too) and the 20 eyebrow points (questions, negation, topic: grammatical non-manual markers); the other
+      408 mesh points mostly follow head pose, which the pose points already give;
+    - both hands: all 21 points each.
+    """
+    face = sorted(FACE_LIPS + FACE_EYEBROWS)
+    return (
+        [f"POSE.{p}" for p in UPPER_POSE]
+        + [f"FACE.{i}" for i in face]
+        + [f"{hand}.{p}" for hand in ("LEFT_HAND", "RIGHT_HAND") for p in HAND_POINTS]
+    )
+
+
+def point_indices(points: str | Sequence[str], point_names: Sequence[str]) -> np.ndarray:
+    """Indices on the point axis of a subset: ``"all"``, ``"upper"`` (see ``upper_points``) or explicit names.
+
+    >>> point_indices(["POSE.LEFT_SHOULDER", "RIGHT_HAND.WRIST"], holistic().point_names)
+    array([ 11, 522])
+    """
+    if isinstance(points, str):
+        if points == "all":
+            return np.arange(len(point_names))
+        if points != "upper":
+            raise InputError(f"points must be 'all', 'upper' or a list of point names, not {points!r}")
+        points = upper_points()
+    where = {name: i for i, name in enumerate(point_names)}
+    unknown = [name for name in points if name not in where]
+    if unknown:
+        shown = ", ".join(repr(n) for n in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise InputError(
+            f"unknown point name(s) {shown}; names are COMPONENT.POINT as in store.point_names, e.g. "
+            "'POSE.LEFT_SHOULDER', 'RIGHT_HAND.WRIST', 'FACE.13'"
+        )
+    if len(set(points)) != len(points):
+        raise InputError("the point list names a point twice")
+    if not points:
+        raise InputError("the point list is empty")
+    return np.array([where[name] for name in points])

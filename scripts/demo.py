@@ -17,6 +17,7 @@ from prep.tiny_mt5 import build_tiny_mt5
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo"
 STORE = OUT / "demo.zarr"
+SYNTH_STORE = OUT / "synth.zarr"
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 MANIFEST = "examples/demo-manifest.csv"
 
@@ -46,6 +47,16 @@ def main() -> None:
     run("info", "--store", store)
     run("validate", "--store", store)
     print(f"\ndemo store: {STORE}")
+    synth_demo()
+
+
+def synth_demo() -> None:
+    """A small synthetic store (known ground truth) for the training path."""
+    store = str(SYNTH_STORE.relative_to(ROOT))
+    run("synth", store, "--videos", "200", "--text-ratio", "0.2", "--seed", "0")
+    run("info", "--store", store)
+    run("validate", "--store", store, "--quick")
+    print(f"\nsynth store: {SYNTH_STORE}")
 
 
 if __name__ == "__main__":

@@ -5,29 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
+from helpers import hold_lock
 
 import prep
 from prep.errors import StoreLockedError
-
-HOLD = """
-import sys, time, prep
-store = prep.open_store(sys.argv[1], mode="a")
-print("locked", flush=True)
-time.sleep(60)
-"""
 
 
 @pytest.fixture
 def holder(store_url):
     """A second process that holds the store's writer lock until killed."""
     prep.open_store(store_url, mode="a").close()
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, store_url], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "locked"
+    proc = hold_lock(store_url)
     yield proc
     proc.kill()
     proc.wait()

@@ -1,10 +1,18 @@
 """The single-writer lock of a store.
 
-A writer creates ``<store>.lock`` exclusively (``O_EXCL`` on a local disk; on object storage, the backend's
-conditional create where it has one) and writes who it is: pid, host, when it started and the command. A second
-writer is refused with that record. A lock whose holder ran on this host and is no longer running is reported
-as stale; ``mmprep unlock`` breaks it. Only a holder on another host cannot be checked: breaking that one
-needs ``--force``.
+A writer creates ``<store>.lock`` exclusively and writes who it is: pid, host, when it started and the command.
+A second writer is refused with that record. A lock whose holder ran on this host and is no longer running is
+reported as stale; ``mmprep unlock`` breaks it. Only a holder on another host cannot be checked: breaking that
+one needs ``--force``.
+
+How "exclusively" is enforced depends on where the store lives (fsspec's ``open(path, "xb")``):
+
+- a local disk: ``O_EXCL``;
+- S3 (s3fs): a conditional PUT (``If-None-Match: *``) that the server refuses when the object exists. AWS S3
+  honours it (since August 2024), and so does the moto server the tests run against. An S3-compatible server
+  that ignores the header lets a second writer replace the lock without noticing: there, run one writer at
+  a time yourself;
+- other fsspec backends: only as exclusive as their ``"xb"`` mode is.
 """
 
 from __future__ import annotations
@@ -79,7 +87,8 @@ class WriterLock:
             "token": self.token,
         }
         fs, path = self.location.fs, self.location.lock_path
-        fs.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if self.location.is_local:  # object stores have no folders (and makedirs would create a bucket)
+            fs.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         try:
             with fs.open(path, "xb") as f:
                 f.write(json.dumps(record).encode())
@@ -100,6 +109,8 @@ class WriterLock:
                     else f"; if it is not running any more, `mmprep unlock --force --store {self.location}`."
                 )
             ) from None
+        except OSError as e:
+            raise StoreError(f"cannot create the writer lock {self.location.url}.lock: {e}") from e
         self.held = True
 
     def release(self) -> None:

@@ -4,7 +4,7 @@ Layout (the attributes of each node are described by ``schemas/store.schema.json
 
     /                 attrs: mmprep {schema_version, toolkit_version, created, updated, layout}
     videos/<column>   the per-video table, one 1-D array per column of schemas/video-row.schema.json
-    pose/xyz          float32 [F, P, 3]  every frame of every ok video, concatenated
+    pose/xyz          float32 [F, P, 3]  every frame of every ok video, each from a chunk boundary (uncompressed)
     pose/conf         float32 [F, P]     per-point confidence (pose: visibility; face, hands: 1 or 0)
     pose/time         float64 [F]        frame timestamps in seconds
     text/g<N>/...     has_text, description, features [N, D] (+ token features): generation N is current
@@ -14,14 +14,16 @@ Writes follow three rules that keep the store valid after a crash or Ctrl-C at a
 
 - one writer at a time, enforced by a lock file beside the store (``<store>.lock``);
 - a row's extraction is committed by writing its ``status`` last, and a row that is about to change is first
-  set back to ``pending``; frames are appended past the last committed frame, so a half-written append is
-  never referenced and is overwritten by the next one;
+  set back to ``pending``; frames are appended past the last committed frame, each video from the start of a
+  fresh chunk of ``pose/xyz`` and ``pose/conf``, so a half-written append is never referenced, never shares a
+  chunk with committed frames, and is overwritten by the next one (the gaps up to the chunk boundary are 0);
 - text features are written as a new generation and become current when the ``text`` group's attributes
   name it; ``mask_init`` counts only once its attributes are written, after its data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -33,6 +35,7 @@ from zarr.codecs import BloscCodec
 from .. import __version__, schemas
 from ..errors import StoreError
 from ..layout import Layout
+from .frames import FrameReader
 from .location import Location, default_url
 from .lock import WriterLock
 
@@ -44,6 +47,10 @@ COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 MANIFEST_FIELDS = ("split", "translation", "signer", "gloss", "description")
 EXTRACTION_FIELDS = ("error", "n_frames", "fps", "width", "height", "source", "fingerprint", "frame_offset")
 COMMITTED = ("ok", "failed", "no_person")
+
+
+def _round_up(frame: int, multiple: int) -> int:
+    return -(-frame // multiple) * multiple
 
 
 def now() -> str:
@@ -103,20 +110,21 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
     if mode not in ("r", "a"):
         raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
     location = Location(url or default_url(), storage_options or {})
+    exists = location.exists()  # also the first contact with a remote store: fails early and clearly
     if mode == "r":
-        if not location.exists():
+        if not exists:
             raise StoreError(
                 f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
                 f"or `mmprep extract VIDEOS --store {location}`."
             )
-        root = zarr.open_group(location.zarr_store(read_only=True), mode="r")
+        root = zarr.open_group(location.zarr_store(read_only=True), mode="r", zarr_format=3)
         return Store(location, root, lock=None)
 
     lock = WriterLock(location)
     lock.acquire()
     try:
-        if location.exists():
-            root = zarr.open_group(location.zarr_store(read_only=False), mode="r+")
+        if location.exists():  # asked again: no other writer can create it now
+            root = zarr.open_group(location.zarr_store(read_only=False), mode="r+", zarr_format=3)
         else:
             if location.fs.exists(location.path) and location.fs.ls(location.path):
                 raise StoreError(f"{location} exists and is not an mmprep store; choose another --store path")
@@ -128,7 +136,7 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
 
 
 def _create(location: Location) -> zarr.Group:
-    root = zarr.open_group(location.zarr_store(read_only=False), mode="w")
+    root = zarr.open_group(location.zarr_store(read_only=False), mode="w", zarr_format=3)
     videos = root.create_group("videos")
     for name, (dtype, default) in table_columns().items():
         videos.create_array(name, shape=(0,), chunks=(ROW_CHUNK,), dtype=dtype, fill_value=default)
@@ -165,6 +173,7 @@ class Store:
             )
         self._meta = meta
         self._videos = root["videos"]
+        self._readers: dict[str, FrameReader] | None = None  # made on first read_frames
         self._load_table()
 
     # ------------------------------------------------------------------ lifecycle
@@ -193,7 +202,9 @@ class Store:
     # ------------------------------------------------------------------ table
     def _load_table(self) -> None:
         self.n_rows = int(self._videos.attrs["n_rows"])
-        self._table = {name: self._videos[name][: self.n_rows] for name in table_columns()}
+        # One handle per column, kept: on object storage every fresh lookup costs round trips for its metadata.
+        self._columns = {name: self._videos[name] for name in table_columns()}
+        self._table = {name: column[: self.n_rows] for name, column in self._columns.items()}
         self._index = {vid: i for i, vid in enumerate(self._table["id"])}
 
     @property
@@ -209,6 +220,10 @@ class Store:
     def column(self, name: str) -> np.ndarray:
         """One table column, aligned with ``ids`` (a copy)."""
         return self._table[name].copy()
+
+    def __contains__(self, video_id: str) -> bool:
+        """Whether the table has a row for ``video_id``."""
+        return video_id in self._index
 
     def row(self, video_id: str) -> int:
         try:
@@ -269,6 +284,20 @@ class Store:
         if not ok.any():
             return 0
         return int((self._table["frame_offset"][ok] + self._table["n_frames"][ok]).max())
+
+    def read_frames(
+        self, spans: Sequence[tuple[int, int]], points: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(xyz float32 [F, P', 3], conf float32 [F, P']) of many frame ranges in one call, concatenated in
+        the order given. ``spans`` are (first, end) pairs as ``frame_range`` returns; ``points`` are indices on
+        the point axis (default all). For batches: every chunk involved is read and decoded once
+        (see ``prep/store/frames.py``), far faster than one ``pose`` call per video."""
+        if self.layout is None:
+            raise StoreError(f"{self.url} holds no poses yet; run `mmprep extract VIDEOS --store {self.url}`")
+        if self._readers is None:
+            pose = self._root["pose"]
+            self._readers = {name: FrameReader(pose[name], self.location) for name in ("xyz", "conf")}
+        return self._readers["xyz"].read(spans, points), self._readers["conf"].read(spans, points)
 
     def pose_arrays(self) -> dict[str, zarr.Array] | None:
         """The raw pose arrays (xyz, conf, time) for bulk readers, or None before any pose exists."""
@@ -368,7 +397,7 @@ class Store:
         lo = int(rows.min()) // ROW_CHUNK * ROW_CHUNK
         hi = min(-(-(int(rows.max()) + 1) // ROW_CHUNK) * ROW_CHUNK, self.n_rows)
         for name in names:
-            self._videos[name][lo:hi] = self._table[name][lo:hi]
+            self._columns[name][lo:hi] = self._table[name][lo:hi]
 
     def upsert_rows(self, rows: list[dict]) -> tuple[int, int]:
         """Add rows for new ids and update the given manifest fields (split, translation, signer, gloss,
@@ -396,8 +425,8 @@ class Store:
             for name, (dtype, default) in table_columns().items():
                 values = np.array([r.get(name, default) for r in new_rows], dtype=object if dtype == "str" else dtype)
                 self._table[name] = np.concatenate([self._table[name], values])
-                if self._videos[name].shape[0] < end:
-                    self._videos[name].resize((end,))
+                if self._columns[name].shape[0] < end:
+                    self._columns[name].resize((end,))
             self.n_rows = end
             self._write_columns(np.arange(start, end), table_columns())
             self._videos.attrs["n_rows"] = end  # the commit point of the new rows
@@ -420,14 +449,18 @@ class Store:
             return
         pose = self._root.require_group("pose")
         n = layout.n_points
-        for name, shape, chunks, dtype in (
-            ("xyz", (0, n, 3), (FRAME_CHUNK, n, 3), "float32"),
-            ("conf", (0, n), (FRAME_CHUNK, n), "float32"),
-            ("time", (0,), (FRAME_CHUNK * 16,), "float64"),
+        # Coordinates are stored uncompressed: MediaPipe's float32 coordinates shrink only ~1.2x under lz4, and
+        # a loader then reads just the bytes of the frames it needs (prep/store/frames.py). Confidences, mostly
+        # 0 and 1, shrink ~16x.
+        for name, shape, chunks, dtype, compressors in (
+            ("xyz", (0, n, 3), (FRAME_CHUNK, n, 3), "float32", None),
+            ("conf", (0, n), (FRAME_CHUNK, n), "float32", COMPRESSOR),
+            ("time", (0,), (FRAME_CHUNK * 16,), "float64", COMPRESSOR),
         ):
-            pose.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, compressors=COMPRESSOR,
+            pose.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, compressors=compressors,
                               overwrite=True)  # fmt: skip
         self._meta["layout"] = layout.to_json()
+        self._readers = None
         self._touch()
 
     def commit_videos(self, results: list[VideoResult]) -> None:
@@ -448,21 +481,27 @@ class Store:
             self._table["status"][committed] = "pending"
             self._write_columns(committed, ["status"])
 
-        # 2. Frames go past the last committed frame; nothing committed points there.
+        # 2. Frames go past the last committed frame, each video from the start of a chunk of the pose arrays:
+        #    no write touches a chunk that committed frames are in, and a reader decodes only its video's chunks.
         offsets = {}
         if ok:
-            start = self.committed_frames()
-            total = sum(r.n_frames for r in ok)
             pose = self._root["pose"]
-            for name in ("xyz", "conf", "time"):
-                array = pose[name]
-                if array.shape[0] < start + total:
-                    array.resize((start + total, *array.shape[1:]))
-                array[start : start + total] = np.concatenate([getattr(r, name) for r in ok])
-            position = start
+            size = pose["xyz"].chunks[0]
+            position = _round_up(self.committed_frames(), size)
             for r in ok:
                 offsets[r.id] = position
-                position += r.n_frames
+                position = _round_up(position + r.n_frames, size)
+            start, end = offsets[ok[0].id], position
+            for name in ("xyz", "conf", "time"):
+                array = pose[name]
+                block = np.zeros((end - start, *array.shape[1:]), dtype=array.dtype)  # gaps stay 0
+                for r in ok:
+                    first = offsets[r.id] - start
+                    block[first : first + r.n_frames] = getattr(r, name)
+                if array.shape[0] < end:
+                    array.resize((end, *array.shape[1:]))
+                array[start:end] = block
+            self._readers = None  # they hold the arrays' old shapes
 
         # 3. The extraction fields, then 4. the status: the commit point of each row.
         for i, r in zip(rows, results, strict=True):
