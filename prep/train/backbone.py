@@ -11,7 +11,7 @@ from pathlib import Path
 from transformers import AutoConfig, MT5ForConditionalGeneration
 
 from ..errors import InputError
-from ..text import load_tokenizer
+from ..text import load_tokenizer, quiet_transformers
 from ..tiny_mt5 import build_tiny_mt5
 
 BACKBONE_DIR = "backbone"
@@ -31,11 +31,13 @@ def create_backbone(config: dict, train_translations: list[str], run_dir: Path, 
             vocab_size=config["tiny_vocab_size"],
             seed=seed,
         )
-        model = MT5ForConditionalGeneration.from_pretrained(target)
+        with quiet_transformers():
+            model = MT5ForConditionalGeneration.from_pretrained(target)
         tokenizer = load_tokenizer(str(target))
         return model, tokenizer
     try:
-        model = MT5ForConditionalGeneration.from_pretrained(config["backbone"])
+        with quiet_transformers():
+            model = MT5ForConditionalGeneration.from_pretrained(config["backbone"])
         tokenizer = load_tokenizer(config["backbone"])
     except (OSError, ValueError) as e:
         raise InputError(

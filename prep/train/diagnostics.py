@@ -58,9 +58,9 @@ def first_batch_check(model: SignTranslationModel, batch: dict, labels: torch.Te
     loss = model(batch, labels)["loss"]
     loss.backward()
     norms = grad_norms(model)
-    finite = math.isfinite(float(loss)) and all(math.isfinite(n) for n in norms.values())
+    finite = math.isfinite(loss.item()) and all(math.isfinite(n) for n in norms.values())
     report = {
-        "loss": float(loss),
+        "loss": loss.item(),
         "finite": finite,
         "parts": {part: {"grad_norm": n, "receives_gradient": n > 0} for part, n in norms.items()},
         "zero_placeholder_path_gradient": None,

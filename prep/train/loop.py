@@ -119,7 +119,13 @@ class Trainer:
             rank=dist.rank,
         )
         self.loader = DataLoader(
-            self.train_set, batch_sampler=self.sampler, collate_fn=collate, num_workers=config["num_workers"]
+            self.train_set,
+            batch_sampler=self.sampler,
+            collate_fn=collate,
+            num_workers=config["num_workers"],
+            # Its own generator: each new iterator draws a seed, which must not shift the global random stream
+            # (a resumed run creates one more iterator than an uninterrupted one).
+            generator=torch.Generator().manual_seed(seed),
         )
         dev_indices = range(min(len(self.dev_set), config["eval_max_videos"] or len(self.dev_set)))
         self.dev_loader = DataLoader(
@@ -137,6 +143,7 @@ class Trainer:
         if state is not None:
             self._restore(state)
         self.stop_requested = False
+        self.seen_ids: set[str] = set()  # videos this process trained on in the current epoch (since a resume)
 
     # ------------------------------------------------------------------ set-up
     def _check_store(self, store) -> None:
@@ -233,22 +240,25 @@ class Trainer:
             (self.run_dir / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
         if self.step == 0:
             self._first_batch()
-        previous = signal.signal(signal.SIGINT, self._request_stop)
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True
         )
         try:
             while self.step < self.total_steps and self.epoch <= self.config["epochs"]:
-                finished = self._epoch(bar)
-                if not finished:
+                completed = self._epoch(bar)
+                if self.stop_requested:  # _epoch saved the last checkpoint
                     break
-                self._evaluate()
-                self.epoch += 1
-                self.batch_in_epoch = 0
+                self._log_shards()
+                self._evaluate()  # at each epoch's end, and when the step budget ends the run mid-epoch
+                if completed:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
                 self._save("last", self.dist.gather(self._rng_state()))
         finally:
             bar.close()
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if self.stop_requested:
             raise KeyboardInterrupt
         return {
@@ -259,14 +269,21 @@ class Trainer:
         }
 
     def _request_stop(self, signum, frame) -> None:
-        if self.stop_requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.stop_requested = True
-        self._say("\ninterrupt: finishing this step and saving the last checkpoint (Ctrl-C again to abort)")
+        """Ctrl-C or SIGTERM (a scheduler's preemption): stop at the next step boundary, after saving.
+
+        A second Ctrl-C aborts at once, unless it follows the first within a second: under torchrun a Ctrl-C
+        reaches each worker twice (from the terminal, and forwarded by torchrun), and that is one request."""
+        now = time.monotonic()
+        if self.stop_requested:
+            if signum == signal.SIGINT and now - self.stop_requested_at > 1.0:
+                raise KeyboardInterrupt
+            return
+        self.stop_requested, self.stop_requested_at = True, now
+        self._say("\nstopping: finishing this step and saving the last checkpoint (Ctrl-C again to abort)")
 
     def _first_batch(self) -> None:
         self.sampler.set_epoch(self.epoch)
-        batch = to_device(collate([self.train_set[i] for i in next(iter(self.sampler))]), self.device)
+        batch = to_device(collate(self.train_set.__getitems__(next(iter(self.sampler)))), self.device)
         labels = target_ids(self.tokenizer, batch["translations"], self.config["max_target_length"]).to(self.device)
         report = first_batch_check(self.module, batch, labels)
         if self.dist.is_main:
@@ -276,7 +293,7 @@ class Trainer:
             raise NonFiniteError(f"the first batch gives a non-finite loss or gradient (ids: {batch['ids']})")
 
     def _epoch(self, bar: tqdm) -> bool:
-        """Train until the epoch ends (True) or the run must stop (False)."""
+        """Train to the epoch's end (True), or until the step budget is spent or a stop is asked for (False)."""
         config = self.config
         self.sampler.set_epoch(self.epoch)
         self.sampler.load_state_dict(
@@ -284,47 +301,41 @@ class Trainer:
         )
         batches = iter(self.loader)
         interval: list[dict] = []
-        while True:
+        while self.batch_in_epoch < len(self.sampler):
             if self.step >= self.total_steps:
                 return False
             if self._stop_agreed():
                 self._save("last", self.dist.gather(self._rng_state()))
                 return False
-            stats, exhausted = self._optimizer_step(batches)
-            if stats is None:  # the epoch ended before a step could start
-                return True
+            stats = self._optimizer_step(batches)
             if stats.get("skipped"):
                 self._log({"step": self.step, "epoch": self.epoch, "event": "non_finite", **stats})
-            else:
-                self.step += 1
-                bar.update(1)
-                interval.append(stats)
-                bar.set_postfix(loss=f"{stats['loss']:.3f}", lr=f"{stats['lr']:.1e}")
-                if self.step % config["log_every"] == 0:
-                    self._log(self._summarize(interval))
-                    interval = []
-                if self.step % config["checkpoint_every"] == 0:
-                    self._save("last", self.dist.gather(self._rng_state()))
-            if exhausted:
-                return True
+                continue
+            self.step += 1
+            bar.update(1)
+            interval.append(stats)
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", lr=f"{stats['lr']:.1e}")
+            if self.step % config["log_every"] == 0:
+                self._log(self._summarize(interval))
+                interval = []
+            if self.step % config["checkpoint_every"] == 0:
+                self._save("last", self.dist.gather(self._rng_state()))
+        return True
 
     def _stop_agreed(self) -> bool:
         return self.dist.mean(float(self.stop_requested)) > 0
 
-    def _optimizer_step(self, batches) -> tuple[dict | None, bool]:
-        """Accumulate ``grad_accum`` batches and step. Returns (stats or None, whether the epoch ran out)."""
+    def _optimizer_step(self, batches) -> dict:
+        """Accumulate up to ``grad_accum`` batches (fewer at the epoch's end) and step. Returns the step's stats."""
         config, model = self.config, self.model
         model.train()
         totals = {"loss": 0.0, "data_wait": 0.0, "p": 0.0, "ids": []}
         gates: list[dict] = []
         kind = self.schedule.kind(self.epoch, self.step) if self.schedule else None
         n = 0
-        for _ in range(config["grad_accum"]):
+        while n < config["grad_accum"] and self.batch_in_epoch < len(self.sampler):
             start = time.perf_counter()
-            try:
-                batch = next(batches)
-            except StopIteration:
-                break
+            batch = next(batches)
             totals["data_wait"] += time.perf_counter() - start
             self.batch_in_epoch += 1
             batch = to_device(batch, self.device)
@@ -344,32 +355,30 @@ class Trainer:
                     * (self.module.placeholder.mask[0] - self.mask_init.to(self.device)).pow(2).sum()
                 )
             totals["ids"] += list(batch["ids"])
+            self.seen_ids.update(batch["ids"])
             if self.dist.mean(float(not torch.isfinite(loss))) > 0:  # every rank skips together
-                return self._non_finite("loss", totals["ids"]), False
+                return self._non_finite("loss", totals["ids"])
             loss.backward()
-            totals["loss"] += float(loss)
+            totals["loss"] += loss.item()
             totals["p"] += p
             gates.append(gate_means(out["gate"].detach(), batch["mask"], present))
             n += 1
-        if n == 0:
-            return None, True
         norms_before = grad_norms(self.module)
         if not all(math.isfinite(v) for v in norms_before.values()):
-            return self._non_finite("gradient", totals["ids"]), False
+            return self._non_finite("gradient", totals["ids"])
         clipped = clip_gradients(self.module, config)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        exhausted = n < config["grad_accum"]
-        stats = {
+        return {
             "loss": self.dist.mean(totals["loss"] * config["grad_accum"] / n),
             "lr": self.optimizer.param_groups[0]["lr"],
             "text_dropout_p": totals["p"] / n,
             "data_wait": totals["data_wait"],
-            "grad_norm": {**norms_before, **{f"{k}_clipped_from": v for k, v in clipped.items()}},
+            "placeholder": kind or self.module.placeholder.kind,
+            "grad_norm": {**norms_before, "total": clipped["total"]},  # before clipping
             **_mean_of(gates),
         }
-        return stats, exhausted
 
     def _non_finite(self, what: str, ids: list[str]) -> dict:
         self.optimizer.zero_grad(set_to_none=True)
@@ -387,6 +396,7 @@ class Trainer:
             "loss": sum(s["loss"] for s in interval) / len(interval),
             "lr": interval[-1]["lr"],
             "text_dropout_p": sum(s["text_dropout_p"] for s in interval) / len(interval),
+            "placeholder": interval[-1]["placeholder"],
             "data_wait": sum(s["data_wait"] for s in interval),
             "grad_norm": interval[-1]["grad_norm"],
             **_mean_of(interval, keys=("gate_with_text", "gate_without_text")),
@@ -401,6 +411,14 @@ class Trainer:
                     f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}, spec 6)"
                 )
         return record
+
+    def _log_shards(self) -> None:
+        """How many videos each process trained on this epoch, and how many two processes shared (0 under DDP)."""
+        seen = self.dist.gather(sorted(self.seen_ids))
+        shared = sum(map(len, seen)) - len(set().union(*seen))
+        self._log({"step": self.step, "epoch": self.epoch, "event": "epoch_end",
+                   "videos_per_process": [len(s) for s in seen], "videos_shared_between_processes": shared})  # fmt: skip
+        self.seen_ids = set()
 
     def _evaluate(self) -> None:
         """Greedy decoding of the dev split; the best checkpoint is kept by its BLEU."""
