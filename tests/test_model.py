@@ -103,12 +103,16 @@ def test_noise_placeholder_is_fresh_in_training_and_fixed_in_eval():
     assert 0.02 < first.std().item() < 0.5  # noise_scale 0.1
 
 
-def test_pose_encoder_ignores_padding():
-    encoder = PoseEncoder(P, 16).eval()
-    batch = make_batch(b=2, t=9)
+@pytest.mark.parametrize("stride", [1, 3])
+def test_pose_encoder_ignores_padding(stride):
+    encoder = PoseEncoder(P, 16, stride=stride).eval()
+    batch = make_batch(b=2, t=9)  # the second video has 7 frames
+    steps = -(-7 // stride)
     alone = {k: v[1:2, :7] for k, v in batch.items() if k in ("keypoints", "conf", "mask")}
-    together = encoder(batch["keypoints"], batch["conf"], batch["mask"])[1, :7]
-    torch.testing.assert_close(encoder(alone["keypoints"], alone["conf"], alone["mask"])[0], together)
+    together, mask = encoder(batch["keypoints"], batch["conf"], batch["mask"])
+    assert mask[1].sum() == steps and together.shape[1] == -(-9 // stride)
+    single, _ = encoder(alone["keypoints"], alone["conf"], alone["mask"])
+    torch.testing.assert_close(single[0], together[1, :steps])
 
 
 def test_fixed_dropout_rate_matches_p_empirically():

@@ -25,6 +25,7 @@ class ModelConfig:
     noise_scale: float = 0.1
     pose_layers: int = 2
     pose_kernel: int = 5
+    pose_stride: int = 1
     dropout: float = 0.1
 
     def __post_init__(self):
@@ -50,7 +51,12 @@ class SignTranslationModel(nn.Module):
         self.config = config
         d_model = backbone.config.d_model
         self.pose_encoder = PoseEncoder(
-            config.n_points, d_model, layers=config.pose_layers, kernel_size=config.pose_kernel, dropout=config.dropout
+            config.n_points,
+            d_model,
+            layers=config.pose_layers,
+            kernel_size=config.pose_kernel,
+            dropout=config.dropout,
+            stride=config.pose_stride,
         )
         self.placeholder = TextPlaceholder(
             config.text_dim, config.placeholder_kinds, mask_init=mask_init, noise_scale=config.noise_scale
@@ -65,12 +71,12 @@ class SignTranslationModel(nn.Module):
         kind: str | None = None,
         gate_scale: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The backbone's input for a collated batch: (inputs_embeds [B, T, d], attention mask [B, T], gate).
+        """The backbone's input for a collated batch: (inputs_embeds [B, T', d], attention mask [B, T'], gate);
+        T' is T divided by the pose encoder's stride.
 
         ``present`` overrides which samples count as having text (text dropout, scenario B of the
         consistency check); ``kind`` overrides the placeholder; ``gate_scale`` [B] scales the gate."""
-        mask = batch["mask"]
-        pose = self.pose_encoder(batch["keypoints"], batch["conf"], mask)
+        pose, mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
         present = batch["has_text"] if present is None else present
         text = self.placeholder(batch["text"].to(pose.dtype), present, kind)
         fused, gate = self.fusion(pose, text, present, gate_scale)
@@ -85,13 +91,14 @@ class SignTranslationModel(nn.Module):
         gate_scale: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
     ) -> dict:
-        """Teacher-forced pass. ``labels`` [B, L] with -100 on padding. Returns loss, logits and the gate."""
+        """Teacher-forced pass. ``labels`` [B, L] with -100 on padding. Returns loss, logits, the gate and the
+        mask of the fused steps."""
         embeds, mask, gate = self.fuse(batch, present, kind, gate_scale)
         out = self.backbone(inputs_embeds=embeds, attention_mask=mask, labels=labels)
         loss = F.cross_entropy(
             out.logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
         )
-        return {"loss": loss, "logits": out.logits, "gate": gate}
+        return {"loss": loss, "logits": out.logits, "gate": gate, "mask": mask}
 
     @torch.no_grad()
     def generate(

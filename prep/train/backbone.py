@@ -29,6 +29,7 @@ def create_backbone(config: dict, train_translations: list[str], run_dir: Path, 
             num_layers=config["tiny_layers"],
             num_heads=config["tiny_heads"],
             vocab_size=config["tiny_vocab_size"],
+            max_piece_length=config["tiny_max_piece_length"],
             seed=seed,
         )
         with quiet_transformers():

@@ -101,6 +101,7 @@ class Trainer:
             noise_scale=config["noise_scale"],
             pose_layers=config["pose_layers"],
             pose_kernel=config["pose_kernel"],
+            pose_stride=config["pose_stride"],
             dropout=config["dropout"],
         )
         self.module = SignTranslationModel(backbone, model_config, self.mask_init)
@@ -329,6 +330,7 @@ class Trainer:
         """Accumulate up to ``grad_accum`` batches (fewer at the epoch's end) and step. Returns the step's stats."""
         config, model = self.config, self.model
         model.train()
+        step_started = time.perf_counter()
         totals = {"loss": 0.0, "data_wait": 0.0, "p": 0.0, "ids": []}
         gates: list[dict] = []
         kind = self.schedule.kind(self.epoch, self.step) if self.schedule else None
@@ -361,7 +363,7 @@ class Trainer:
             loss.backward()
             totals["loss"] += loss.item()
             totals["p"] += p
-            gates.append(gate_means(out["gate"].detach(), batch["mask"], present))
+            gates.append(gate_means(out["gate"].detach(), out["mask"], present))
             n += 1
         norms_before = grad_norms(self.module)
         if not all(math.isfinite(v) for v in norms_before.values()):
@@ -375,6 +377,7 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
             "text_dropout_p": totals["p"] / n,
             "data_wait": totals["data_wait"],
+            "seconds": time.perf_counter() - step_started,
             "placeholder": kind or self.module.placeholder.kind,
             "grad_norm": {**norms_before, "total": clipped["total"]},  # before clipping
             **_mean_of(gates),
@@ -397,7 +400,8 @@ class Trainer:
             "lr": interval[-1]["lr"],
             "text_dropout_p": sum(s["text_dropout_p"] for s in interval) / len(interval),
             "placeholder": interval[-1]["placeholder"],
-            "data_wait": sum(s["data_wait"] for s in interval),
+            "data_wait": sum(s["data_wait"] for s in interval),  # seconds waiting for batches in the interval
+            "seconds": sum(s["seconds"] for s in interval),  # seconds of the interval's steps
             "grad_norm": interval[-1]["grad_norm"],
             **_mean_of(interval, keys=("gate_with_text", "gate_without_text")),
         }
