@@ -37,7 +37,8 @@ def load(name: str) -> dict:
 
 @cache
 def validator(name: str) -> jsonschema.protocols.Validator:
-    schema = load(name)
+    """A validator for schema ``name``, or for a definition inside one (``"common.schema.json#/$defs/id"``)."""
+    schema = {"$ref": BASE_URI + name} if "#" in name else load(name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
 
@@ -49,6 +50,11 @@ def errors(name: str, instance) -> list[str]:
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         found.append(f"{where}: {_describe(err)}")
     return found
+
+
+def definition_errors(definition: str, instance) -> list[str]:
+    """Every way ``instance`` breaks the shared definition ``common.schema.json#/$defs/<definition>`` (e.g. ``id``)."""
+    return [m.removeprefix("(top level): ") for m in errors(f"common.schema.json#/$defs/{definition}", instance)]
 
 
 def _describe(err: jsonschema.ValidationError) -> str:
