@@ -83,7 +83,9 @@ class VideoReader:
                         return
                 count += 1
         except av.error.FFmpegError as e:
-            raise DecodeError(f"decoding stopped after {count} frames, the file is truncated or corrupt: {_reason(e)}") from e
+            raise DecodeError(
+                f"decoding stopped after {count} frames, the file is truncated or corrupt: {_reason(e)}"
+            ) from e
         if count == 0:
             raise DecodeError("the video stream has no frames")
 

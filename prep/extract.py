@@ -22,7 +22,7 @@ import numpy as np
 from distributed import Client, Future, KilledWorker, as_completed
 from tqdm import tqdm
 
-from .cluster import RETRIES_AFTER_CRASH, connect
+from .cluster import RETRIES_AFTER_CRASH, connect, default_workers
 from .decode import DecodeError, VideoReader
 from .errors import MmprepError
 from .holistic import HolisticModel
@@ -93,9 +93,7 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     info = {**base, "n_frames": len(times), "fps": fps, "width": width, "height": height}
     if not marks.person:
         return VideoResult(**info, status="no_person")
-    return VideoResult(
-        **info, status="ok", xyz=marks.xyz, conf=marks.conf, time=np.asarray(times, dtype=np.float64)
-    )
+    return VideoResult(**info, status="ok", xyz=marks.xyz, conf=marks.conf, time=np.asarray(times, dtype=np.float64))
 
 
 def _fps_from_times(times: list[float], stride: int) -> float:
@@ -126,7 +124,7 @@ class Summary:
 def extract(
     store: Store,
     videos: list[VideoFile],
-    options: ExtractOptions = ExtractOptions(),  # noqa: B008 (frozen, so a safe default)
+    options: ExtractOptions = ExtractOptions(),  # frozen, so a safe default
     *,
     manifest: list[dict] | None = None,
     workers: int | None = None,
@@ -158,6 +156,8 @@ def extract(
     summary.skipped = len(videos) - len(todo)
     if todo:
         started = time.perf_counter()
+        if not scheduler:  # a local cluster needs no more workers than there are videos
+            workers = min(workers or default_workers(), len(todo))
         with connect(workers, scheduler) as client:
             _run(client, store, _longest_first(todo), options, summary, progress)
         summary.seconds = time.perf_counter() - started
@@ -179,7 +179,9 @@ def _changed(store: Store, videos: list[VideoFile], options: ExtractOptions) -> 
             return None  # unreadable now: extract it again, and record why it fails
 
     with ThreadPoolExecutor(FINGERPRINT_THREADS) as pool:
-        unchanged = {v.id for v, fp in zip(done, pool.map(current, done), strict=True) if fp == committed[store.row(v.id)]}
+        unchanged = {
+            v.id for v, fp in zip(done, pool.map(current, done), strict=True) if fp == committed[store.row(v.id)]
+        }
     return [v for v in videos if v.id not in unchanged]
 
 

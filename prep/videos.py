@@ -33,10 +33,7 @@ def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
         raise InputError(f"{root}: no such file or folder")
     if root.is_file():
         return [VideoFile(root.stem, str(root.absolute()))]
-    if glob:
-        candidates = root.glob(glob)
-    else:
-        candidates = (p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    candidates = root.glob(glob) if glob else (p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     by_id: dict[str, list[Path]] = {}
     for path in candidates:
         relative = path.relative_to(root)
@@ -53,7 +50,9 @@ def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
             problems.append(f"{paths[0]}: cannot be a video id: {message}")
     if problems:
         more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        raise InputError(f"{len(problems)} problem(s) with the videos under {root}:\n  " + "\n  ".join(problems[:MAX_LISTED]) + more)
+        raise InputError(
+            f"{len(problems)} problem(s) with the videos under {root}:\n  " + "\n  ".join(problems[:MAX_LISTED]) + more
+        )
     if not by_id:
         looked_for = glob or " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
         raise InputError(f"no videos under {root} (looked for {looked_for}, recursively); see --glob")

@@ -27,6 +27,8 @@ def main() -> None:
     OUT.mkdir()
     store = str(STORE.relative_to(ROOT))
     run("manifest", "examples/demo-manifest.csv", "--store", store)
+    # The manifest's id `signing` is the sample video's path under tests/data without the suffix.
+    run("extract", "tests/data", "--store", store, "--manifest", "examples/demo-manifest.csv")
     run("info", "--store", store)
     run("validate", "--store", store)
     print(f"\ndemo store: {STORE}")

@@ -67,4 +67,3 @@ def test_damaged_files_raise_clear_errors(sample_video, tmp_path):
         read_all(write_zero_frame_video(tmp_path / "zero-frames.avi"))
     with pytest.raises(DecodeError, match="cannot read the file"):
         read_all(tmp_path / "missing.mp4")
-

@@ -74,7 +74,7 @@ def test_sample_facts(sample_landmarks):
     assert xyz.shape == (58, 543, 3) and conf.shape == (58, 543)
     assert (conf[:, FACE] == 1).all()  # face on every frame
     assert (conf[:, POSE].max(axis=1) > 0.5).all()  # pose on every frame; conf is visibility
-    assert 0 < conf[:, POSE].min() and len(np.unique(conf[:, POSE])) > 100
+    assert conf[:, POSE].min() > 0 and len(np.unique(conf[:, POSE])) > 100
     right = conf[:, RIGHT].max(axis=1) == 1
     assert 15 <= right.sum() <= 25
     assert (conf[:, LEFT] == 0).all() and (xyz[:, LEFT] == 0).all()  # no left hand: zeros, confidence 0
@@ -141,7 +141,7 @@ def test_rotated_and_resized_variants(extracted, sample_landmarks):
     store = prep.open_store(extracted[0])
     portrait = store.video("phone/portrait")
     assert (portrait["n_frames"], portrait["width"], portrait["height"]) == (10, 540, 720)
-    xyz, conf = store.pose("phone/portrait")
+    xyz, _ = store.pose("phone/portrait")
     # Upright again, so MediaPipe sees what it saw in the original (up to re-encoding).
     assert np.abs(xyz[:, POSE, :2] - sample_landmarks.xyz[:10, POSE, :2]).mean() < 0.02
     small = store.video("small")

@@ -47,7 +47,7 @@ def test_two_files_with_one_id_are_listed(tmp_path):
 
 def test_bad_names_and_empty_folders(tmp_path):
     touch(tmp_path, "bad:name.mp4")
-    with pytest.raises(InputError, match="bad:name.mp4: cannot be a video id"):
+    with pytest.raises(InputError, match=r"bad:name\.mp4: cannot be a video id"):
         find_videos(tmp_path)
     (tmp_path / "bad:name.mp4").unlink()
     with pytest.raises(InputError, match=r"no videos under .* \(looked for \*\.mp4"):
