@@ -22,7 +22,7 @@ import numpy as np
 from distributed import Client, Future, KilledWorker, as_completed
 from tqdm import tqdm
 
-from .cluster import RETRIES_AFTER_CRASH, connect, default_workers
+from .cluster import connect, default_workers
 from .decode import DecodeError, VideoReader
 from .errors import MmprepError
 from .holistic import HolisticModel
@@ -85,6 +85,7 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     except DecodeError as e:
         return VideoResult(**base, status="failed", error=str(e), n_frames=len(times))
     except Exception as e:  # MediaPipe's own errors on an odd frame: this video fails, the others go on
+        del _models[key]  # a graph that failed may not reset cleanly: the next video gets a new one
         return VideoResult(**base, status="failed", error=f"MediaPipe: {type(e).__name__}: {e}", n_frames=len(times))
     if not fps:
         return VideoResult(**base, status="failed", error="the stream gives no frame rate", n_frames=len(times))
@@ -235,7 +236,7 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
                     # No fingerprint: a crash may not recur, so the next run tries this video again.
                     results.append(VideoResult(
                         id=video.id, source=video.path, status="failed",
-                        error=f"the worker process died {RETRIES_AFTER_CRASH + 1} times while extracting this video "
+                        error=f"the worker process died {error.allowed_failures + 1} times while extracting this video "
                               "(a crash in MediaPipe or the decoder)",
                     ))  # fmt: skip
                 else:
