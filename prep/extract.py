@@ -249,8 +249,8 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
                 if isinstance(fatal, MmprepError):
                     raise fatal
                 raise WorkerError(f"a dask worker could not run the extraction: {type(fatal).__name__}: {fatal}")
-            bar.update(len(batch))
             bar.set_postfix_str(f"{summary.frames / (time.perf_counter() - started):.1f} frames/s", refresh=False)
+            bar.update(len(batch))
             submit()
     finally:
         bar.close()
