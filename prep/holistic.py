@@ -103,7 +103,10 @@ class HolisticModel:
             conf.append(frame_conf)
         if not xyz:
             return Landmarks(np.zeros((0, n, 3), np.float32), np.zeros((0, n), np.float32), False)
-        return Landmarks(np.stack(xyz), np.clip(np.stack(conf), 0.0, 1.0), person)
+        xyz_array, conf_array = np.stack(xyz), np.clip(np.stack(conf), 0.0, 1.0)
+        unusable = ~np.isfinite(xyz_array).all(axis=-1)  # a non-finite coordinate counts as a missing point
+        xyz_array[unusable], conf_array[unusable] = 0.0, 0.0
+        return Landmarks(xyz_array, conf_array, person)
 
     def close(self) -> None:
         self._solution.close()
