@@ -37,34 +37,24 @@ def load(name: str) -> dict:
 
 @cache
 def validator(name: str) -> jsonschema.protocols.Validator:
-    schema = load(name)
+    """A validator for schema ``name``, or for a definition inside one (``"common.schema.json#/$defs/id"``)."""
+    schema = {"$ref": BASE_URI + name} if "#" in name else load(name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
 
 
 def errors(name: str, instance) -> list[str]:
     """Every way ``instance`` breaks schema ``name``, each as 'field: message' (empty when valid)."""
-    return _errors(validator(name), instance)
-
-
-@cache
-def _id_validator() -> jsonschema.protocols.Validator:
-    schema = {"$ref": BASE_URI + "common.schema.json#/$defs/id"}
-    cls = jsonschema.validators.validator_for(load("common"))
-    return cls(schema, registry=_registry())
-
-
-def id_errors(video_id) -> list[str]:
-    """Why ``video_id`` is not a valid video id (common.schema.json#/$defs/id); empty when it is."""
-    return [e.removeprefix("(top level): ") for e in _errors(_id_validator(), video_id)]
-
-
-def _errors(validator_: jsonschema.protocols.Validator, instance) -> list[str]:
     found = []
-    for err in sorted(validator_.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+    for err in sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         found.append(f"{where}: {_describe(err)}")
     return found
+
+
+def definition_errors(definition: str, instance) -> list[str]:
+    """Every way ``instance`` breaks the shared definition ``common.schema.json#/$defs/<definition>`` (e.g. ``id``)."""
+    return [m.removeprefix("(top level): ") for m in errors(f"common.schema.json#/$defs/{definition}", instance)]
 
 
 def _describe(err: jsonschema.ValidationError) -> str:

@@ -42,6 +42,8 @@ def main() -> None:
     OUT.mkdir()
     store = str(STORE.relative_to(ROOT))
     run("manifest", MANIFEST, "--store", store)
+    # The manifest's id `signing` is the sample video's path under tests/data without the suffix.
+    run("extract", "tests/data", "--store", store, "--manifest", MANIFEST)
     run("encode-text", "--store", store, "--model", build_demo_encoder())
     run("init-mask", "--store", store)
     run("info", "--store", store)

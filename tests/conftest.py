@@ -8,10 +8,13 @@ import logging
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from helpers import decode_rgb
 
 from prep.cli import main
+from prep.holistic import HolisticModel
 
 DATA = Path(__file__).parent / "data"
 
@@ -20,6 +23,27 @@ DATA = Path(__file__).parent / "data"
 def data_dir() -> Path:
     """Real sample data (see tests/data/NOTICE.md)."""
     return DATA
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    """The real signing video: 58 frames, 540x720, ~29.9 fps."""
+    return DATA / "signing.mp4"
+
+
+@pytest.fixture(scope="session")
+def sample_rgb(sample_video) -> list[np.ndarray]:
+    return decode_rgb(sample_video)
+
+
+@pytest.fixture(scope="session")
+def sample_landmarks(sample_rgb):
+    """MediaPipe Holistic run on every frame of the sample in this process: the reference extraction."""
+    model = HolisticModel()
+    try:
+        return model.landmarks(sample_rgb)
+    finally:
+        model.close()
 
 
 @pytest.fixture

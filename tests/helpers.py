@@ -68,3 +68,55 @@ def pose_file_result(path: Path, video_id: str) -> tuple[VideoResult, Layout]:
         source=str(path), fingerprint="pose-file", xyz=xyz, conf=conf, time=np.arange(n) / pose.fps,
     )  # fmt: skip
     return result, layout
+
+
+# ---------------------------------------------------------------------------------------------- test videos
+def decode_rgb(path: Path) -> list[np.ndarray]:
+    """Every frame of a video as stored (no rotation applied), RGB."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 30, rotation: int = 0) -> Path:
+    """Encode RGB frames (even width and height) as H.264; ``rotation`` is the display rotation tag
+    (counter-clockwise degrees, as phones write it: -90 for a portrait video stored landscape)."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def remux_rotated(source: Path, path: Path, rotation: int) -> Path:
+    """The same compressed frames as ``source``, tagged with a display rotation (no re-encoding)."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(path), "w") as dst:
+        video = src.streams.video[0]
+        out = dst.add_stream_from_template(video)
+        out.set_display_rotation(rotation)
+        for packet in src.demux(video):
+            if packet.dts is not None:
+                packet.stream = out
+                dst.mux(packet)
+    return path
+
+
+def write_zero_frame_video(path: Path) -> Path:
+    """An AVI with a video stream and no frames (MP4 and Matroska drop an empty stream)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        container.start_encoding()
+    return path

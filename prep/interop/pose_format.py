@@ -288,7 +288,7 @@ class PoseFiles(Source):
         self.files, self.rejected = [], []
         for file in files:
             video_id = file.relative_to(root).with_suffix("").as_posix()
-            problems = schemas.id_errors(video_id)
+            problems = schemas.definition_errors("id", video_id)
             if problems:
                 self.rejected.append((str(file), f"its name cannot be a video id: {problems[0]}"))
             else:

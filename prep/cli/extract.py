@@ -1,0 +1,114 @@
+"""``mmprep extract``: keypoints of a folder of videos into the store."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from ..holistic import ensure_pose_model
+from ..manifest import read_manifest
+from ..store import open_store
+from ..videos import VIDEO_SUFFIXES, find_videos
+from .base import main, store_option
+
+if TYPE_CHECKING:
+    from ..extract import Summary
+
+EXIT_SOME_FAILED = 3
+MAX_LISTED = 20
+
+
+@main.command(name="extract")
+@click.argument("videos", type=click.Path(exists=True))
+@store_option
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Attach this manifest (as `mmprep manifest` does) and extract only its ids.",
+)
+@click.option(
+    "--glob",
+    metavar="PATTERN",
+    help=f"Which files are videos, relative to VIDEOS (e.g. '**/*.mts'). [default: {' '.join('*' + s for s in VIDEO_SUFFIXES)}, in every folder]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes of the local dask cluster, one thread each. [default: one per core]",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on an existing dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one. Its workers "
+    "need this mmprep installed and must be able to read the video paths.",
+)
+@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every K-th frame.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Keep at most N frames of each video (its first ones).")
+@click.option("--refine-face", is_flag=True, help="478 face points (irises included) instead of 468.")
+@click.option(
+    "--model-complexity",
+    type=click.IntRange(0, 2),
+    default=1,
+    show_default=True,
+    help="MediaPipe's pose model: 1 ships with mediapipe; 0 (lite) and 2 (heavy) are downloaded on first use.",
+)
+@click.option("--force", is_flag=True, help="Extract every video again, even unchanged ones.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def extract_command(videos, store_url, storage_options, manifest, glob, workers, scheduler, stride, max_frames,
+                    refine_face, model_complexity, force, quiet):  # fmt: skip
+    """Extract MediaPipe Holistic keypoints of every video under VIDEOS into the store, in parallel.
+
+    A video's id is its path under VIDEOS without the suffix (signer1/clip7). Each video is committed as soon
+    as it is done; a rerun skips every video whose content and settings are unchanged since, so an interrupted
+    run (Ctrl-C, kill, a crashed machine) is finished by running the same command again (after `mmprep
+    unlock` if the run was killed). A video that cannot be decoded is recorded as failed, one with nobody in it
+    as no_person; neither stops the run. A video whose worker crashed twice is failed and retried next run.
+
+    Exit status: 0 when every video is ok or no_person, 3 when some failed (they are listed, and in
+    `mmprep info`), 1 on an error that stopped the run, 130 on Ctrl-C.
+
+    \b
+    Example:
+      mmprep extract videos/ --store csl.zarr --manifest csl-daily.tsv
+      mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
+    """
+    from ..extract import ExtractOptions, extract  # dask and PyAV load only when this command runs
+
+    if workers and scheduler:
+        raise click.UsageError("--workers sizes the local cluster; with --scheduler the cluster has its own workers")
+    options = ExtractOptions(stride, max_frames, refine_face, model_complexity)
+    found = find_videos(videos, glob)
+    rows = read_manifest(manifest) if manifest else None
+    ensure_pose_model(model_complexity)
+    with open_store(store_url, mode="a", storage_options=storage_options) as store:
+        summary = extract(store, found, options, manifest=rows, workers=workers, scheduler=scheduler, force=force,
+                          progress=not quiet)  # fmt: skip
+    report(summary, store_url)
+    if summary.failures:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def report(summary: Summary, store_url: str) -> None:
+    if summary.missing:
+        shown = ", ".join(summary.missing[:MAX_LISTED]) + (" ..." if len(summary.missing) > MAX_LISTED else "")
+        click.echo(f"warning: {len(summary.missing)} manifest id(s) have no video: {shown}", err=True)
+    if summary.unlisted:
+        click.echo(f"{summary.unlisted} video(s) not in the manifest were left out", err=True)
+    if summary.extracted:
+        counts = ", ".join(f"{status} {n}" for status, n in summary.counts.items())
+        rate = summary.frames / summary.seconds if summary.seconds else 0.0
+        done = (f"extracted {summary.extracted} ({counts}): {summary.frames} frames in {summary.seconds:.1f} s, "
+                f"{rate:.1f} frames/s; skipped {summary.skipped} unchanged")  # fmt: skip
+    else:
+        done = f"nothing to extract: all {summary.skipped} unchanged since they were extracted"
+    click.echo(f"{store_url}: found {summary.found} video(s); {done}")
+    if summary.failures:
+        click.echo(f"{len(summary.failures)} video(s) failed (exit status {EXIT_SOME_FAILED}):", err=True)
+        for video_id, error in summary.failures[:MAX_LISTED]:
+            click.echo(f"  {video_id}: {error}", err=True)
+        if len(summary.failures) > MAX_LISTED:
+            click.echo(
+                f"  ... and {len(summary.failures) - MAX_LISTED} more; see `mmprep info --store {store_url}`", err=True
+            )
