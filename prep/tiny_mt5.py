@@ -83,6 +83,10 @@ def build_tiny_mt5(
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         torch.manual_seed(seed)
         model = MT5ForConditionalGeneration(config)
+        # transformers initialises mT5's untied output layer with std 1, which gives initial logits of std
+        # ~sqrt(d_model) and a first loss far above log(vocab); d_model**-0.5 starts a model trained from scratch
+        # near the uniform prediction. (Pretrained checkpoints are unaffected: their weights are loaded.)
+        torch.nn.init.normal_(model.lm_head.weight, std=d_model**-0.5)
     with quiet_transformers():
         model.save_pretrained(out)
     return out

@@ -1,0 +1,59 @@
+"""The mT5 backbone of a run: loaded from a hub name or folder, or built tiny and random; saved with the run.
+
+A run directory keeps ``backbone/`` (the model's config and tokenizer, never the weights, which live in the
+checkpoints), so a run can be resumed or evaluated without the hub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoConfig, MT5ForConditionalGeneration
+
+from ..errors import InputError
+from ..text import load_tokenizer, quiet_transformers
+from ..tiny_mt5 import build_tiny_mt5
+
+BACKBONE_DIR = "backbone"
+
+
+def create_backbone(config: dict, train_translations: list[str], run_dir: Path, seed: int):
+    """(model, tokenizer) for a new run, and ``run_dir/backbone`` written."""
+    target = run_dir / BACKBONE_DIR
+    if config["backbone"] == "tiny":
+        # The tokenizer sees the training split's translations only: dev/test text never shapes the model.
+        build_tiny_mt5(
+            train_translations,
+            target,
+            d_model=config["tiny_d_model"],
+            num_layers=config["tiny_layers"],
+            num_heads=config["tiny_heads"],
+            vocab_size=config["tiny_vocab_size"],
+            max_piece_length=config["tiny_max_piece_length"],
+            seed=seed,
+        )
+        with quiet_transformers():
+            model = MT5ForConditionalGeneration.from_pretrained(target)
+        tokenizer = load_tokenizer(str(target))
+        return model, tokenizer
+    try:
+        with quiet_transformers():
+            model = MT5ForConditionalGeneration.from_pretrained(config["backbone"])
+        tokenizer = load_tokenizer(config["backbone"])
+    except (OSError, ValueError) as e:
+        raise InputError(
+            f"cannot load the backbone {config['backbone']!r}: {e}\nGive a local folder holding an mT5 checkpoint "
+            "(config.json, weights, tokenizer), a hub name reachable from this machine, or --backbone tiny."
+        ) from e
+    model.config.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return model, tokenizer
+
+
+def rebuild_backbone(run_dir: Path):
+    """(model with random weights, tokenizer) from a run's saved backbone: load a checkpoint into it."""
+    target = Path(run_dir) / BACKBONE_DIR
+    if not (target / "config.json").exists():
+        raise InputError(f"{run_dir} is not an mmprep run directory (no {BACKBONE_DIR}/config.json)")
+    model = MT5ForConditionalGeneration(AutoConfig.from_pretrained(target))
+    return model, load_tokenizer(str(target))

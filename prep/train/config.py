@@ -1,0 +1,96 @@
+"""The training configuration: defined once, in schemas/train-config.schema.json.
+
+The schema gives every option's type, default, range and help; this module turns it into command-line
+flags, reads and checks ``--config FILE.toml``, merges (flag > file > default) and writes the resolved
+configuration into the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import click
+
+from .. import schemas
+from ..errors import InputError
+
+SCHEMA = "train-config"
+GROUP_ORDER = ("data", "model", "strategy", "optimization", "run")
+
+
+def options() -> dict[str, dict]:
+    return schemas.load(SCHEMA)["properties"]
+
+
+def defaults() -> dict:
+    return {name: spec["default"] for name, spec in options().items()}
+
+
+def check(config: dict, origin: str) -> dict:
+    """``config`` if it is valid under the schema, else InputError naming ``origin`` and every bad key."""
+    problems = schemas.errors(SCHEMA, config)
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) in {origin}:\n  " + "\n  ".join(problems))
+    return config
+
+
+def load_toml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not valid TOML: {e}") from e
+    return check(values, str(path))
+
+
+TINY_LR, PRETRAINED_LR = 1e-3, 3e-4
+
+
+def resolve(file_values: dict, flags: dict) -> dict:
+    """Defaults, overridden by the config file, overridden by flags given on the command line; an unset
+    learning rate follows the backbone (a tiny one trains from scratch and takes a larger rate)."""
+    config = check({**defaults(), **file_values, **flags}, "the training options")
+    if config["lr"] is None:
+        config["lr"] = TINY_LR if config["backbone"] == "tiny" else PRETRAINED_LR
+    return config
+
+
+def to_toml(config: dict) -> str:
+    """The configuration as TOML, grouped as in --help. Unset (null) options are left out."""
+    props = options()
+    lines = ["# mmprep train: the resolved configuration of this run (schemas/train-config.schema.json)"]
+    for group in GROUP_ORDER:
+        lines.append(f"\n# {group}")
+        for name, spec in props.items():
+            if spec.get("group") == group and config.get(name) is not None:
+                value = config[name]
+                text = ("true" if value else "false") if isinstance(value, bool) else json.dumps(value)
+                lines.append(f"{name} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def click_options(func):
+    """Add one flag per schema property (``--text-dropout`` for ``text_dropout``), without defaults of their
+    own: a flag left out lets the config file or the schema's default decide."""
+    for name, spec in reversed(list(options().items())):
+        flag = "--" + name.replace("_", "-")
+        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        help_text = f"{spec['description']} [default: {_show(spec['default'])}]"
+        if "boolean" in types:
+            decorator = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+        else:
+            if "enum" in spec:
+                kind = click.Choice(spec["enum"])
+            else:
+                kind = {"integer": int, "number": float}.get(next(t for t in types if t != "null"), str)
+            decorator = click.option(flag, name, type=kind, default=None, help=help_text)
+        func = decorator(func)
+    return func
+
+
+def _show(value) -> str:
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,0 +1,449 @@
+"""`mmprep train`: the training loop with the spec's missing-text strategies.
+
+One process, or one per device under ``torchrun`` (DDP; the sampler gives each rank its own share of every
+epoch and rank 0 writes). A run directory holds ``config.toml`` (the resolved configuration, seed included),
+``metrics.jsonl`` (one object per logged step, per dev evaluation and per skipped step), ``first_batch.json``,
+``backbone/`` and ``checkpoints/{last,best}.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .. import __version__
+from ..dataset import PoseDataset, collate
+from ..errors import MmprepError, StoreError
+from ..model.fusion import split_placeholder
+from ..model.slt import ModelConfig, SignTranslationModel
+from ..model.strategies import PlaceholderSchedule, TextDropout
+from ..sampler import StratifiedBatchSampler
+from ..store import default_url, open_store
+from ..translate import corpus_bleu, target_ids, to_device, translate
+from . import checkpoint
+from .backbone import create_backbone, rebuild_backbone
+from .config import to_toml
+from .diagnostics import cosine, first_batch_check, gate_means, grad_norms, render_first_batch
+from .distributed import Dist, init_distributed, shutdown
+from .optim import build_optimizer, clip_gradients, warmup_cosine
+
+COSINE_WARNING = 0.7  # spec 6: the mask should stay close to the mean text feature
+
+
+class NonFiniteError(MmprepError):
+    """A non-finite loss or gradient with --on-nan stop."""
+
+
+def text_dropout_from(config: dict) -> TextDropout:
+    value = config["text_dropout"]
+    mode = value if value in ("none", "adaptive") else "fixed"
+    rate = float(value) if mode == "fixed" else 0.0
+    return TextDropout(mode, rate, config["dropout_base"], config["dropout_lambda"], config["dropout_unit"])
+
+
+def train(config: dict, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or, with ``resume``, continue) the run in ``run_dir``. Returns a summary dict."""
+    dist_state, device = init_distributed(config["device"])
+    try:
+        return Trainer(config, Path(run_dir), dist_state, device, resume, progress).run()
+    finally:
+        shutdown(dist_state)
+
+
+class Trainer:
+    def __init__(self, config: dict, run_dir: Path, dist: Dist, device: torch.device, resume: bool, progress: bool):
+        self.config, self.run_dir, self.dist, self.device = config, run_dir, dist, device
+        self.progress = progress and dist.is_main
+        seed = config["seed"]
+        torch.manual_seed(seed + dist.rank)
+        self.dropout_generator = torch.Generator().manual_seed(seed * 1000 + dist.rank)
+        self.text_dropout = text_dropout_from(config)
+        self.schedule = (
+            PlaceholderSchedule.parse(config["placeholder_schedule"]) if config["placeholder_schedule"] else None
+        )
+        self.autocast = device.type == "cuda" and config["precision"] in ("auto", "bfloat16")
+
+        store = open_store(config["store"] or default_url())
+        self._check_store(store)
+        data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
+        self.train_set = PoseDataset(store, split=config["train_split"], **data_options)
+        self.dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
+        features = store.text_features
+        train_rows = [store.row(i) for i in self.train_set.ids]
+        with_text = [r for r in train_rows if store.has_text[r]]
+        self.mean_text = torch.from_numpy(features[with_text].mean(0)) if with_text else None
+        self.mask_init = self._mask_init(store, features.shape[1])
+
+        state = checkpoint.load(run_dir, "last") if resume else None
+        if resume:
+            backbone, self.tokenizer = rebuild_backbone(run_dir)
+        elif dist.is_main:
+            backbone, self.tokenizer = create_backbone(config, self.train_set.translations, run_dir, seed)
+            dist.barrier()
+        else:  # rank 0 writes the backbone; DDP then copies rank 0's weights to every rank
+            dist.barrier()
+            backbone, self.tokenizer = rebuild_backbone(run_dir)
+        model_config = ModelConfig(
+            n_points=len(self.train_set.point_names),
+            text_dim=features.shape[1],
+            placeholder=config["placeholder"],
+            placeholder_kinds=self.schedule.kinds if self.schedule else (),
+            gate_bias=config["gate_bias"],
+            noise_scale=config["noise_scale"],
+            pose_layers=config["pose_layers"],
+            pose_kernel=config["pose_kernel"],
+            pose_stride=config["pose_stride"],
+            pose_velocity=config["pose_velocity"],
+            dropout=config["dropout"],
+        )
+        self.module = SignTranslationModel(backbone, model_config, self.mask_init)
+        if state is not None:
+            self.module.load_state_dict(state["model"])
+        self.module.to(device)
+        self.model = DistributedDataParallel(self.module) if dist.enabled else self.module
+
+        self.sampler = StratifiedBatchSampler(
+            self.train_set.has_text,
+            config["batch_size"],
+            text_ratio=config["text_ratio"],
+            lengths=self.train_set.lengths if config["bucket"] else None,
+            seed=seed,
+            num_replicas=dist.world_size,
+            rank=dist.rank,
+        )
+        self.loader = DataLoader(
+            self.train_set,
+            batch_sampler=self.sampler,
+            collate_fn=collate,
+            num_workers=config["num_workers"],
+            # Its own generator: each new iterator draws a seed, which must not shift the global random stream
+            # (a resumed run creates one more iterator than an uninterrupted one).
+            generator=torch.Generator().manual_seed(seed),
+        )
+        dev_indices = range(min(len(self.dev_set), config["eval_max_videos"] or len(self.dev_set)))
+        self.dev_loader = DataLoader(
+            torch.utils.data.Subset(self.dev_set, dev_indices), batch_size=config["batch_size"], collate_fn=collate
+        )
+        self.steps_per_epoch = math.ceil(len(self.sampler) / config["grad_accum"])
+        self.total_steps = config["epochs"] * self.steps_per_epoch
+        if config["max_steps"]:
+            self.total_steps = min(self.total_steps, config["max_steps"])
+        self.optimizer = build_optimizer(self.module, config)
+        self.scheduler = warmup_cosine(self.optimizer, self.total_steps, config["warmup_ratio"])
+
+        self.step, self.epoch, self.batch_in_epoch = 0, 1, 0
+        self.best_bleu, self.best_step = -1.0, None
+        if state is not None:
+            self._restore(state)
+        self.stop_requested = False
+        self.seen_ids: set[str] = set()  # videos this process trained on in the current epoch (since a resume)
+
+    # ------------------------------------------------------------------ set-up
+    def _check_store(self, store) -> None:
+        splits = store.column("split")
+        for split in (self.config["train_split"], self.config["dev_split"]):
+            if not (splits == split).any():
+                raise StoreError(
+                    f"{store.url} has no {split!r} videos; give the videos splits with `mmprep manifest FILE`"
+                )
+        if store.text_features is None:
+            raise StoreError(f"{store.url} has no text features; run `mmprep encode-text --store {store.url}` first")
+
+    def _mask_init(self, store, text_dim: int) -> torch.Tensor | None:
+        kinds = self.schedule.kinds if self.schedule else (split_placeholder(self.config["placeholder"])[0],)
+        if "mask" not in kinds:
+            return None
+        if self.config["mask_init"] == "random":
+            generator = torch.Generator().manual_seed(self.config["seed"])
+            return torch.randn(text_dim, generator=generator) * 0.01
+        info = store.mask_init_info
+        if info is None:
+            raise StoreError(
+                f"{store.url} has no mask_init for the mask placeholder; run `mmprep init-mask --store {store.url}` "
+                "(or pass --mask-init random)"
+            )
+        if not info["current"]:
+            raise StoreError(
+                f"{store.url}: mask_init is stale (the text features changed since it was computed); rerun "
+                f"`mmprep init-mask --store {store.url}`"
+            )
+        return torch.from_numpy(store.mask_init)
+
+    # ------------------------------------------------------------------ state
+    def _rng_state(self) -> dict:
+        state = {"torch": torch.get_rng_state(), "dropout": self.dropout_generator.get_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def _save(self, which: str, rng_states: list[dict]) -> None:
+        if not self.dist.is_main:
+            return
+        checkpoint.save(
+            self.run_dir,
+            which,
+            {
+                "model": self.module.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "progress": {
+                    "step": self.step,
+                    "epoch": self.epoch,
+                    "batch_in_epoch": self.batch_in_epoch,
+                    "best_bleu": self.best_bleu,
+                    "best_step": self.best_step,
+                },
+                "rng": rng_states,
+                "model_config": self.module.config.to_dict(),
+                "config": {k: v for k, v in self.config.items() if v is not None},
+                "toolkit_version": __version__,
+            },
+        )
+
+    def _restore(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        progress = state["progress"]
+        self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
+        self.best_bleu, self.best_step = progress["best_bleu"], progress["best_step"]
+        if len(state["rng"]) != self.dist.world_size:
+            raise MmprepError(
+                f"{self.run_dir} was trained with {len(state['rng'])} processes; resume it with the same number"
+            )
+        rng = state["rng"][self.dist.rank]
+        torch.set_rng_state(rng["torch"])
+        self.dropout_generator.set_state(rng["dropout"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, record: dict) -> None:
+        if self.dist.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def _say(self, message: str) -> None:
+        if self.dist.is_main:
+            tqdm.write(message, file=sys.stderr)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict:
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
+        if self.step == 0:
+            self._first_batch()
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        bar = tqdm(
+            total=self.total_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True
+        )
+        try:
+            while self.step < self.total_steps and self.epoch <= self.config["epochs"]:
+                completed = self._epoch(bar)
+                if self.stop_requested:  # _epoch saved the last checkpoint
+                    break
+                self._log_shards()
+                self._evaluate()  # at each epoch's end, and when the step budget ends the run mid-epoch
+                if completed:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                self._save("last", self.dist.gather(self._rng_state()))
+        finally:
+            bar.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if self.stop_requested:
+            raise KeyboardInterrupt
+        return {
+            "steps": self.step,
+            "epochs": self.epoch - 1,
+            "best_dev_bleu": self.best_bleu,
+            "best_step": self.best_step,
+        }
+
+    def _request_stop(self, signum, frame) -> None:
+        """Ctrl-C or SIGTERM (a scheduler's preemption): stop at the next step boundary, after saving.
+
+        A second Ctrl-C aborts at once, unless it follows the first within a second: under torchrun a Ctrl-C
+        reaches each worker twice (from the terminal, and forwarded by torchrun), and that is one request."""
+        now = time.monotonic()
+        if self.stop_requested:
+            if signum == signal.SIGINT and now - self.stop_requested_at > 1.0:
+                raise KeyboardInterrupt
+            return
+        self.stop_requested, self.stop_requested_at = True, now
+        self._say("\nstopping: finishing this step and saving the last checkpoint (Ctrl-C again to abort)")
+
+    def _first_batch(self) -> None:
+        self.sampler.set_epoch(self.epoch)
+        batch = to_device(collate(self.train_set.__getitems__(next(iter(self.sampler)))), self.device)
+        labels = target_ids(self.tokenizer, batch["translations"], self.config["max_target_length"]).to(self.device)
+        report = first_batch_check(self.module, batch, labels)
+        if self.dist.is_main:
+            (self.run_dir / "first_batch.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+            self._say(render_first_batch(report))
+        if not report["finite"]:
+            raise NonFiniteError(f"the first batch gives a non-finite loss or gradient (ids: {batch['ids']})")
+
+    def _epoch(self, bar: tqdm) -> bool:
+        """Train to the epoch's end (True), or until the step budget is spent or a stop is asked for (False)."""
+        config = self.config
+        self.sampler.set_epoch(self.epoch)
+        self.sampler.load_state_dict(
+            {**self.sampler.state_dict(), "epoch": self.epoch, "position": self.batch_in_epoch}
+        )
+        batches = iter(self.loader)
+        interval: list[dict] = []
+        while self.batch_in_epoch < len(self.sampler):
+            if self.step >= self.total_steps:
+                return False
+            if self._stop_agreed():
+                self._save("last", self.dist.gather(self._rng_state()))
+                return False
+            stats = self._optimizer_step(batches)
+            if stats.get("skipped"):
+                self._log({"step": self.step, "epoch": self.epoch, "event": "non_finite", **stats})
+                continue
+            self.step += 1
+            bar.update(1)
+            interval.append(stats)
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", lr=f"{stats['lr']:.1e}")
+            if self.step % config["log_every"] == 0:
+                self._log(self._summarize(interval))
+                interval = []
+            if self.step % config["checkpoint_every"] == 0:
+                self._save("last", self.dist.gather(self._rng_state()))
+        return True
+
+    def _stop_agreed(self) -> bool:
+        return self.dist.mean(float(self.stop_requested)) > 0
+
+    def _optimizer_step(self, batches) -> dict:
+        """Accumulate up to ``grad_accum`` batches (fewer at the epoch's end) and step. Returns the step's stats."""
+        config, model = self.config, self.model
+        model.train()
+        step_started = time.perf_counter()
+        totals = {"loss": 0.0, "data_wait": 0.0, "p": 0.0, "ids": []}
+        gates: list[dict] = []
+        kind = self.schedule.kind(self.epoch, self.step) if self.schedule else None
+        n = 0
+        while n < config["grad_accum"] and self.batch_in_epoch < len(self.sampler):
+            start = time.perf_counter()
+            batch = next(batches)
+            totals["data_wait"] += time.perf_counter() - start
+            self.batch_in_epoch += 1
+            batch = to_device(batch, self.device)
+            labels = target_ids(self.tokenizer, batch["translations"], config["max_target_length"]).to(self.device)
+            keep, p = self.text_dropout(batch["has_text"], self.dropout_generator)
+            present = keep
+            if config["dropout_to"] == "zeros":  # dropped text becomes zeros, the indicator still says "text"
+                batch["text"] = batch["text"] * keep[:, None].to(batch["text"].dtype)
+                present = batch["has_text"]
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                out = model(batch, labels, present=present, kind=kind, label_smoothing=config["label_smoothing"])
+            loss = out["loss"] / config["grad_accum"]
+            if config["mask_pull"] and self.module.placeholder.mask is not None:
+                loss = (
+                    loss
+                    + config["mask_pull"]
+                    * (self.module.placeholder.mask[0] - self.mask_init.to(self.device)).pow(2).sum()
+                )
+            totals["ids"] += list(batch["ids"])
+            self.seen_ids.update(batch["ids"])
+            if self.dist.mean(float(not torch.isfinite(loss))) > 0:  # every rank skips together
+                return self._non_finite("loss", totals["ids"])
+            loss.backward()
+            totals["loss"] += loss.item()
+            totals["p"] += p
+            gates.append(gate_means(out["gate"].detach(), out["mask"], present))
+            n += 1
+        norms_before = grad_norms(self.module)
+        if not all(math.isfinite(v) for v in norms_before.values()):
+            return self._non_finite("gradient", totals["ids"])
+        clipped = clip_gradients(self.module, config)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {
+            "loss": self.dist.mean(totals["loss"] * config["grad_accum"] / n),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "text_dropout_p": totals["p"] / n,
+            "data_wait": totals["data_wait"],
+            "seconds": time.perf_counter() - step_started,
+            "placeholder": kind or self.module.placeholder.kind,
+            "grad_norm": {**norms_before, "total": clipped["total"]},  # before clipping
+            **_mean_of(gates),
+        }
+
+    def _non_finite(self, what: str, ids: list[str]) -> dict:
+        self.optimizer.zero_grad(set_to_none=True)
+        message = f"non-finite {what} at step {self.step + 1} (epoch {self.epoch}); batch ids: {', '.join(ids)}"
+        if self.config["on_nan"] == "stop":
+            self._log({"step": self.step, "epoch": self.epoch, "event": "non_finite", "what": what, "ids": ids})
+            raise NonFiniteError(message + ". Stopped (--on-nan stop); the last checkpoint is intact.")
+        self._say(message + "; step skipped (--on-nan skip)")
+        return {"skipped": True, "what": what, "ids": ids}
+
+    def _summarize(self, interval: list[dict]) -> dict:
+        record = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "loss": sum(s["loss"] for s in interval) / len(interval),
+            "lr": interval[-1]["lr"],
+            "text_dropout_p": sum(s["text_dropout_p"] for s in interval) / len(interval),
+            "placeholder": interval[-1]["placeholder"],
+            "data_wait": sum(s["data_wait"] for s in interval),  # seconds waiting for batches in the interval
+            "seconds": sum(s["seconds"] for s in interval),  # seconds of the interval's steps
+            "grad_norm": interval[-1]["grad_norm"],
+            **_mean_of(interval, keys=("gate_with_text", "gate_without_text")),
+        }
+        mask = self.module.placeholder.mask
+        if mask is not None:
+            record["mask_cos_init"] = cosine(mask.detach().cpu(), self.mask_init)
+            record["mask_cos_text_mean"] = cosine(mask.detach().cpu(), self.mean_text)
+            if record["mask_cos_text_mean"] is not None and record["mask_cos_text_mean"] < COSINE_WARNING:
+                self._say(
+                    f"warning: step {self.step}: the mask embedding's cosine to the mean text feature is "
+                    f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}, spec 6)"
+                )
+        return record
+
+    def _log_shards(self) -> None:
+        """How many videos each process trained on this epoch, and how many two processes shared (0 under DDP)."""
+        seen = self.dist.gather(sorted(self.seen_ids))
+        shared = sum(map(len, seen)) - len(set().union(*seen))
+        self._log({"step": self.step, "epoch": self.epoch, "event": "epoch_end",
+                   "videos_per_process": [len(s) for s in seen], "videos_shared_between_processes": shared})  # fmt: skip
+        self.seen_ids = set()
+
+    def _evaluate(self) -> None:
+        """Greedy decoding of the dev split; the best checkpoint is kept by its BLEU."""
+        bleu = None
+        if self.dist.is_main:
+            _, hypotheses, references = translate(
+                self.module, self.dev_loader, self.tokenizer, self.device, self.config["max_target_length"]
+            )
+            bleu = corpus_bleu(hypotheses, references)
+            self._log({"step": self.step, "epoch": self.epoch, "dev_bleu": bleu, "dev_videos": len(references)})
+            self._say(f"epoch {self.epoch}: dev BLEU {bleu:.2f} on {len(references)} videos")
+        bleu = self.dist.broadcast(bleu)
+        if bleu > self.best_bleu:
+            self.best_bleu, self.best_step = bleu, self.step
+            self._save("best", self.dist.gather(self._rng_state()))
+
+
+def _mean_of(records: list[dict], keys=("gate_with_text", "gate_without_text")) -> dict:
+    out = {}
+    for key in keys:
+        values = [r[key] for r in records if r.get(key) is not None]
+        out[key] = sum(values) / len(values) if values else None
+    return out
