@@ -6,18 +6,12 @@ import click
 
 from .. import schemas
 from ..mask_init import init_mask
-from ..store import Store, open_store
+from ..store import open_store
 from .base import main, store_option
 
 DEFAULT_MODEL = "google/mt5-base"
 # The choices come from the provenance schema; prep.text (torch, transformers) is imported only when encoding.
 PROVENANCE = schemas.load("store")["$defs"]["text_provenance"]["properties"]
-
-
-def open_existing(store_url: str, storage_options: dict) -> Store:
-    """Open the store for writing, refusing (with the command that creates one) when there is none."""
-    open_store(store_url, storage_options=storage_options).close()
-    return open_store(store_url, mode="a", storage_options=storage_options)
 
 
 @main.command(name="encode-text")
@@ -76,7 +70,7 @@ def encode_text(descriptions, store_url, storage_options, model, device, dtype, 
     """
     from ..text import encode_store, load_encoder, read_descriptions
 
-    with open_existing(store_url, storage_options) as store:
+    with open_store(store_url, mode="a", storage_options=storage_options, create=False) as store:
         texts = read_descriptions(store, descriptions, ignore_unknown=ignore_unknown)
         click.echo(f"loading {model} ...", err=True)
         encoder = load_encoder(model, device=device, dtype=dtype)
@@ -125,7 +119,7 @@ def init_mask_command(store_url, storage_options, split):
     Example:
       mmprep init-mask --store csl.zarr
     """
-    with open_existing(store_url, storage_options) as store:
+    with open_store(store_url, mode="a", storage_options=storage_options, create=False) as store:
         result = init_mask(store, split)
         dim = result.vector.shape[0]
     if result.warning:

@@ -98,11 +98,14 @@ class VideoResult:
                 raise ValueError(f"{self.id}: an ok result needs xyz, conf and time of {n} frames")
 
 
-def open_store(url: str | None = None, mode: str = "r", storage_options: dict | None = None) -> Store:
+def open_store(
+    url: str | None = None, mode: str = "r", storage_options: dict | None = None, create: bool = True
+) -> Store:
     """Open the store at ``url`` (default ``$MMPREP_STORE`` or ``./mmprep.zarr``).
 
-    ``mode="r"`` reads an existing store; ``mode="a"`` takes the writer lock and creates the store if needed.
-    Use the store as a context manager (or call ``close()``) so a writer's lock is released.
+    ``mode="r"`` reads an existing store; ``mode="a"`` takes the writer lock and creates the store if needed
+    (with ``create=False``, a missing store is an error, as for reading). Use the store as a context manager
+    (or call ``close()``) so a writer's lock is released.
 
     >>> store = open_store("mmprep.zarr")          # doctest: +SKIP
     >>> xyz, conf = store.pose(store.ids[0])      # doctest: +SKIP
@@ -111,12 +114,12 @@ def open_store(url: str | None = None, mode: str = "r", storage_options: dict | 
         raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
     location = Location(url or default_url(), storage_options or {})
     exists = location.exists()  # also the first contact with a remote store: fails early and clearly
+    if (mode == "r" or not create) and not exists:
+        raise StoreError(
+            f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
+            f"or `mmprep extract VIDEOS --store {location}`."
+        )
     if mode == "r":
-        if not exists:
-            raise StoreError(
-                f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
-                f"or `mmprep extract VIDEOS --store {location}`."
-            )
         root = zarr.open_group(location.zarr_store(read_only=True), mode="r", zarr_format=3)
         return Store(location, root, lock=None)
 
