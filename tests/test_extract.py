@@ -7,6 +7,7 @@ write work on copies.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -248,6 +249,9 @@ def test_a_dask_cluster_of_worker_processes_writing_to_s3_gives_the_local_result
             # Each worker made a MediaPipe graph: both extracted. (A lambda: dask workers cannot import this module.)
             graphs = client.run(lambda: len(importlib.import_module("prep.extract")._models))
             assert sorted(graphs.values()) == [1, 1]
+            # The README's worker environment took effect: one native thread, dask's malloc setting gone.
+            assert set(client.run(os.getenv, "OMP_NUM_THREADS").values()) == {"1"}
+            assert set(client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
         again = cli("extract", dataset, "--store", s3_url, "--scheduler", address, "-q", expect=3)
         assert "nothing to extract: all 8 unchanged" in again.output
 

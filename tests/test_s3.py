@@ -161,6 +161,21 @@ def flags(options: dict) -> list[str]:
     return [f for name, value in options.items() for f in (f"--{name.replace('_', '-')}", str(value))]
 
 
+def test_train_storage_options_are_a_json_object_that_config_toml_can_record(tmp_path, cli):
+    from prep.train.config import load_toml, resolve, to_toml
+
+    assert (
+        "expected a JSON object" in cli("train", "--out", tmp_path / "a", "--storage-options", "[1]", expect=2).output
+    )
+    assert "not valid JSON" in cli("info", "--storage-options", "{", expect=2).output
+    output = cli("train", "--out", tmp_path / "a", "--storage-options", '{"anon": null}', expect=1).output
+    assert "storage_options.anon: None is not of type" in output  # TOML has no null: config.toml could not hold it
+    assert not (tmp_path / "a").exists()
+    options = {"endpoint_url": "http://127.0.0.1:9000", "client_kwargs": {"region_name": "é"}, "retries": [1, 2.5]}
+    (tmp_path / "config.toml").write_text(to_toml(resolve({}, {"storage_options": options})), encoding="utf-8")
+    assert load_toml(tmp_path / "config.toml")["storage_options"] == options
+
+
 def test_training_on_s3_stops_and_resumes_with_the_recorded_storage_options(text_on_s3, s3_env, tmp_path,
                                                                             monkeypatch, cli):  # fmt: skip
     """Only --storage-options finds the server (AWS_ENDPOINT_URL points at a closed port): the first run gets
@@ -176,6 +191,7 @@ def test_training_on_s3_stops_and_resumes_with_the_recorded_storage_options(text
     closed = closed_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed.getsockname()[1]}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    s3fs.S3FileSystem.clear_instance_cache()  # no filesystem made earlier, under the right endpoint, can help
     run = tmp_path / "s3"
     storage = ["--storage-options", json.dumps({"endpoint_url": s3_env})]
     try:
