@@ -7,11 +7,13 @@
 Reading is batched: ``__getitems__`` (which torch's DataLoader calls with a whole batch of indices) reads every
 video of the batch with one ``Store.read_frames`` call. With ``cache=True`` the selected points of the whole
 split are read once, at construction, into float16 arrays in memory, and no item ever touches the store again;
-DataLoader workers started by fork share that memory.
+DataLoader workers started by fork share that memory. Without the cache, a remote store (``s3://...``) is opened
+again in each forked worker, whose reads cannot go through the parent's connections.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,6 +66,7 @@ class PoseDataset(torch.utils.data.Dataset):
             else open_store(store_or_url, storage_options=storage_options)
         )
         self.store = store
+        self._pid = os.getpid()
         status = store.column("status")
         selected = status == "ok" if split is None else (status == "ok") & (store.column("split") == split)
         rows = np.flatnonzero(selected)
@@ -116,6 +119,11 @@ class PoseDataset(torch.utils.data.Dataset):
     # ------------------------------------------------------------------ reading
     def _read(self, indices: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """The selected (normalised) points of each video, float32, read with one store call."""
+        if os.getpid() != self._pid and not self.store.location.is_local:
+            # A forked DataLoader worker: the connections of a remote store (fsspec's, zarr's) cannot cross a
+            # fork, so each worker opens the store again, once, read-only.
+            self.store = open_store(self.store.url, storage_options=self.store.location.storage_options)
+            self._pid = os.getpid()
         spans = [(int(self._first[i]), int(self._first[i] + self.n_frames[i])) for i in indices]
         xyz, conf = self.store.read_frames(spans, self._read_points)
         ends = np.cumsum(self.n_frames[indices])

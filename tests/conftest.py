@@ -5,13 +5,12 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hugging Face hub
 
 import logging
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import decode_rgb
+from helpers import decode_rgb, new_bucket, use_local_s3
 
 from prep.cli import main
 from prep.holistic import HolisticModel
@@ -107,19 +106,13 @@ def s3_endpoint():
 
 
 @pytest.fixture
-def s3_url(s3_endpoint, monkeypatch) -> str:
-    """``s3://<fresh bucket>/test.zarr`` on the local server, configured only by AWS_* variables, as a user would
-    (child processes inherit them)."""
-    import s3fs
+def s3_env(s3_endpoint, monkeypatch) -> str:
+    """The local S3 server configured only by AWS_* variables, as a user would (child processes inherit them)."""
+    use_local_s3(monkeypatch, s3_endpoint)
+    return s3_endpoint
 
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    bucket = f"test-{uuid.uuid4().hex[:16]}"
-    s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
-    return f"s3://{bucket}/test.zarr"
+
+@pytest.fixture
+def s3_url(s3_env) -> str:
+    """``s3://<fresh bucket>/test.zarr`` on the local server."""
+    return f"s3://{new_bucket()}/test.zarr"

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +76,103 @@ def pose_file_result(path: Path, video_id: str) -> tuple[VideoResult, Layout]:
         source=str(path), fingerprint="pose-file", xyz=xyz, conf=conf, time=np.arange(n) / pose.fps,
     )  # fmt: skip
     return result, layout
+
+
+# ---------------------------------------------------------------------------------------------- S3
+def use_local_s3(monkeypatch, endpoint: str) -> None:
+    """Point S3 at the local server ``endpoint`` through the AWS_* variables alone, as a user configures it."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+
+
+def new_bucket() -> str:
+    """A fresh bucket on the S3 server the AWS_* variables point at."""
+    import s3fs
+
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
+    return bucket
+
+
+def closed_port() -> socket.socket:
+    """A loopback socket bound but never listening: connections to its port are refused at once (close it)."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    return closed
+
+
+# ---------------------------------------------------------------------------------------------- processes
+# What the README's "Scaling out" gives dask's own command line: one native thread per worker process, no
+# MALLOC_TRIM_THRESHOLD_ (dask's default costs MediaPipe CPU), one retry after a worker crash.
+def dask_environment() -> dict[str, str]:
+    from prep.cluster import THREAD_LIMITS
+
+    return {
+        **THREAD_LIMITS,
+        "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}",
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+    }
+
+
+@contextmanager
+def dask_cluster(directory: Path, workers: int = 2) -> Iterator[str]:
+    """A dask scheduler and ``workers`` single-threaded workers on 127.0.0.1, each a separate process started
+    by dask's own command line in ``directory`` (not the test's working directory); yields the scheduler's
+    address once every worker has joined. Every process is stopped on exit, also when the test fails."""
+    from distributed import Client
+
+    env = {**os.environ, **dask_environment()}
+    address_file = directory / "scheduler.json"
+    started: list[subprocess.Popen] = []
+
+    def start(name: str, *args: str) -> None:
+        with open(directory / f"{name}.log", "wb") as log:
+            started.append(subprocess.Popen([sys.executable, "-m", f"distributed.cli.dask_{name}", *args], env=env,
+                                            cwd=directory, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True))  # fmt: skip
+
+    def logs() -> str:
+        return "".join(f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(directory.glob("*.log")))
+
+    try:
+        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+              str(address_file))  # fmt: skip
+        deadline, address = time.monotonic() + 60, None
+        while address is None:
+            assert started[0].poll() is None and time.monotonic() < deadline, f"no dask scheduler{logs()}"
+            with suppress(FileNotFoundError, json.JSONDecodeError):  # not written yet, or not whole yet
+                address = json.loads(address_file.read_text())["address"]
+            time.sleep(0.1)
+        start("worker", address, "--nworkers", str(workers), "--nthreads", "1", "--host", "127.0.0.1",
+              "--no-dashboard", "--local-directory", str(directory))  # fmt: skip
+        with Client(address, timeout="30s") as client:
+            try:
+                client.wait_for_workers(workers, timeout=120)
+            except TimeoutError:
+                raise AssertionError(f"the dask workers did not join{logs()}") from None
+        yield address
+    finally:
+        for process in reversed(started):
+            stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 20) -> None:
+    """SIGTERM to the process group that ``process`` leads (started with ``start_new_session=True``: it and
+    every child it started), then SIGKILL to whatever of that group is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_s)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 # ---------------------------------------------------------------------------------------------- test videos

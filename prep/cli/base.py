@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 
 import click
 
 from .. import __version__
 from ..errors import MmprepError
 from ..store import DEFAULT_STORE, STORE_ENV
+from ..train.config import JsonObject
 
 
 class Group(click.Group):
@@ -51,15 +51,11 @@ def store_option(func):
     @click.option(
         "--storage-options",
         default=None,
-        metavar="JSON",
+        type=JsonObject(),
         help="fsspec options for a remote store, e.g. '{\"anon\": false}'.",
     )
     @functools.wraps(func)
     def wrapper(*args, store_url, storage_options, **kwargs):
-        try:
-            options = json.loads(storage_options) if storage_options else {}
-        except json.JSONDecodeError as e:
-            raise click.BadParameter(f"not valid JSON: {e}", param_hint="--storage-options") from e
-        return func(*args, store_url=store_url, storage_options=options, **kwargs)
+        return func(*args, store_url=store_url, storage_options=storage_options or {}, **kwargs)
 
     return wrapper

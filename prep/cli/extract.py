@@ -42,7 +42,8 @@ MAX_LISTED = 20
     "--scheduler",
     metavar="ADDRESS",
     help="Run on an existing dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one. Its workers "
-    "need this mmprep installed and must be able to read the video paths.",
+    "need this mmprep installed and must be able to read the video paths; the README's 'Scaling out' gives the "
+    "scheduler and worker commands.",
 )
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every K-th frame.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Keep at most N frames of each video (its first ones).")

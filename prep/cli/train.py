@@ -12,7 +12,7 @@ from ..train.config import click_options, load_toml, resolve
 from .base import main
 
 # What may differ when a run is resumed: where it runs, not what it computes.
-RESUMABLE_OVERRIDES = ("device", "num_workers", "store")
+RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options")
 
 
 @main.command()

@@ -67,10 +67,37 @@ def to_toml(config: dict) -> str:
         lines.append(f"\n# {group}")
         for name, spec in props.items():
             if spec.get("group") == group and config.get(name) is not None:
-                value = config[name]
-                text = ("true" if value else "false") if isinstance(value, bool) else json.dumps(value)
-                lines.append(f"{name} = {text}")
+                lines.append(f"{name} = {_toml_value(config[name])}")
     return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    """A TOML value: JSON's spelling does for strings, numbers and arrays; tables are inline ``{key = value}``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        items = (f"{json.dumps(key, ensure_ascii=False)} = {_toml_value(item)}" for key, item in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml_value, value)) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+class JsonObject(click.ParamType):
+    """A command-line value given as a JSON object (``--storage-options '{"anon": false}'``)."""
+
+    name = "JSON"
+
+    def convert(self, value, param, ctx) -> dict:
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as e:
+            self.fail(f"not valid JSON: {e}", param, ctx)
+        if not isinstance(parsed, dict):
+            self.fail(f"expected a JSON object such as '{{\"anon\": false}}', not {value!r}", param, ctx)
+        return parsed
 
 
 def click_options(func):
@@ -86,7 +113,8 @@ def click_options(func):
             if "enum" in spec:
                 kind = click.Choice(spec["enum"])
             else:
-                kind = {"integer": int, "number": float}.get(next(t for t in types if t != "null"), str)
+                base = next(t for t in types if t != "null")
+                kind = {"integer": int, "number": float, "object": JsonObject()}.get(base, str)
             decorator = click.option(flag, name, type=kind, default=None, help=help_text)
         func = decorator(func)
     return func

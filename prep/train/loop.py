@@ -72,14 +72,14 @@ class Trainer:
         )
         self.autocast = device.type == "cuda" and config["precision"] in ("auto", "bfloat16")
 
-        store = open_store(config["store"] or default_url())
+        store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
         self._check_store(store)
         data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
         self.train_set = PoseDataset(store, split=config["train_split"], **data_options)
         self.dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
-        features = store.text_features
+        features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
         train_rows = [store.row(i) for i in self.train_set.ids]
-        with_text = [r for r in train_rows if store.has_text[r]]
+        with_text = [r for r in train_rows if has_text[r]]
         self.mean_text = torch.from_numpy(features[with_text].mean(0)) if with_text else None
         self.mask_init = self._mask_init(store, features.shape[1])
 
