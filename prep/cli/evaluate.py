@@ -69,3 +69,26 @@ def evaluate(run_dir, store_url, storage_options, split, mode, alpha, factor, be
     path = write(report, videos, out or default_output(run_dir, split, inference, beams))
     click.echo(render(report))
     click.echo(f"\nwrote {path} and {path.name.removesuffix('.json')}.predictions.jsonl beside it")
+
+
+@main.command()
+@click.argument("run_dir", type=RUN_DIR)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.html and its PNGs [default: RUN_DIR/report].",
+)
+def report(run_dir, out):
+    """Write an HTML report of a run: training curves, the missing-text machinery, consistency, examples.
+
+    Reads RUN_DIR/metrics.jsonl and every evaluation in RUN_DIR/eval/ (run `mmprep eval` first for the
+    consistency section). The page and its PNGs go into one folder that can be moved or shared as it is.
+
+    \b
+    Example:
+      mmprep eval runs/stage2 && mmprep eval runs/stage2 --mode ensemble && mmprep report runs/stage2
+    """
+    from ..report import write_report
+
+    page = write_report(run_dir, out)
+    click.echo(f"wrote {page} (open it in a browser)")
