@@ -183,6 +183,11 @@ def test_ensemble_averages_the_members_probabilities_at_every_step(trained_run):
     # not vacuous: the members disagree somewhere, so averaging decides
     assert any(not (s[0] == s[1]).all() or not (s[0] == s[2]).all() for s in singles)
 
+    # Beam search over stacked members: three identical members decode exactly as one (rows stay aligned).
+    one = generate(run.model, batch, members[:1], max_new_tokens=steps, num_beams=3, do_sample=False)
+    three = generate(run.model, batch, members[:1] * 3, max_new_tokens=steps, num_beams=3, do_sample=False)
+    assert torch.equal(one, three)
+
     scores = torch.randn(6, 5)  # 3 members x 2 rows
     averaged = AverageMembers(3)(None, scores)
     by_hand = scores.softmax(-1).reshape(3, 2, 5).mean(0)

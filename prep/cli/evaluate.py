@@ -40,7 +40,7 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
     help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json]; predictions go beside it (.predictions.jsonl).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def evaluate(run_dir, store_url, storage_options, split, mode, alpha, factor, beams, checkpoint, batch_size,
+def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor, beams, checkpoint, batch_size,
              max_videos, device, resamples, seed, out, quiet):  # fmt: skip
     """Evaluate a trained run: BLEU-1..4 and ROUGE-L with and without text, and the consistency check.
 
@@ -58,8 +58,8 @@ def evaluate(run_dir, store_url, storage_options, split, mode, alpha, factor, be
     """
     from ..evaluate import InferenceMode, default_output, evaluate, render, write
 
-    if click.get_current_context().get_parameter_source("store_url").name == "DEFAULT":
-        store_url = None  # the run's own store
+    if click.get_current_context().get_parameter_source("store_url").name in ("DEFAULT", "ENVIRONMENT"):
+        store_url = None  # the store the run was trained on, recorded in its configuration
     inference = InferenceMode(mode, alpha, factor)
     report, videos = evaluate(
         run_dir, split=split, mode=inference, beams=beams, checkpoint=checkpoint, store_url=store_url,
