@@ -154,8 +154,9 @@ def plot_consistency(evaluations: list[tuple[Path, dict, list[dict]]], out: Path
         for x in [-target.threshold, target.threshold] if target.rule == "abs<" else [target.threshold]:
             axis.axvline(x, color="black", linestyle="--", linewidth=1)
         for y, value in zip(positions, values, strict=True):
-            axis.text(0 if value is None else value, y, " n/a (undefined)" if value is None else f" {value:.3g}",
-                      va="center", fontsize=7)  # fmt: skip
+            # right of the bar's end, or of zero for a negative bar (its left end is where the interval is)
+            x = 0 if value is None else max(value, 0)
+            axis.text(x, y, " n/a (undefined)" if value is None else f" {value:.3g}", va="center", fontsize=7)
         axis.set_title(f"{METRIC_NAMES[name]}\ntarget {target}", fontsize=9)
         axis.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(positions, [b for b, _ in bars], fontsize=8)
