@@ -301,8 +301,9 @@ def plot_curves(curves: dict[str, list[list[dict]]], path: Path) -> None:
     from .report import plt  # matplotlib with the Agg backend
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    palette = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for i, (setting, runs) in enumerate(curves.items()):
-        colour = f"C{i % 10}"
+        colour = palette(i % palette.N)
         per_step: dict[int, list[float]] = {}
         for records in runs:
             losses = {r["step"]: r["loss"] for r in records if "loss" in r}
