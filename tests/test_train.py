@@ -23,7 +23,15 @@ from prep.train.loop import NonFiniteError, train
 from prep.train.optim import build_optimizer
 
 TINY = {"backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200}
-FAST = {**TINY, "batch_size": 8, "lr": 3e-3, "max_target_length": 24, "log_every": 1, "eval_max_videos": 6}
+FAST = {
+    **TINY,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "max_frames": 96,
+    "max_target_length": 24,
+    "log_every": 1,
+    "eval_max_videos": 6,
+}
 
 
 def config_for(store: str, **options) -> dict:
@@ -225,3 +233,10 @@ def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(synth
     for shards in full_epochs:
         a, b = shards["videos_per_process"]  # (distinct videos; a recycled with-text video counts once)
         assert a + b >= train_videos and abs(a - b) <= 2 and shards["videos_shared_between_processes"] == 0
+
+
+def test_readme_lists_every_train_option_as_the_schema_defines_it():
+    from prep.train.options_table import END, START, markdown
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme[readme.index(START) : readme.index(END) + len(END)] == markdown()

@@ -41,10 +41,13 @@ class PoseEncoder(nn.Module):
         kernel_size: int = 5,
         dropout: float = 0.1,
         stride: int = 1,
+        velocity: bool = True,
     ):
         super().__init__()
         self.stride = stride
-        self.frame = nn.Sequential(nn.Linear(n_points * 4, d_model), nn.LayerNorm(d_model), nn.GELU())
+        self.velocity = velocity
+        per_point = 7 if velocity else 4  # x, y, z, confidence (and dx, dy, dz)
+        self.frame = nn.Sequential(nn.Linear(n_points * per_point, d_model), nn.LayerNorm(d_model), nn.GELU())
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(TemporalBlock(d_model, kernel_size, dropout) for _ in range(layers))
         self.out_norm = nn.LayerNorm(d_model)
@@ -55,7 +58,10 @@ class PoseEncoder(nn.Module):
         """``mask`` [B, T] is 1 on real frames, 0 on padding. Returns (features [B, T', d], mask [B, T'])."""
         b, t = keypoints.shape[:2]
         frame_mask = mask.to(keypoints.dtype)[..., None]
-        x = torch.cat([keypoints.reshape(b, t, -1), conf.reshape(b, t, -1)], dim=-1)
+        parts = [keypoints.reshape(b, t, -1), conf.reshape(b, t, -1)]
+        if self.velocity:
+            parts.append(_velocity(keypoints, conf).reshape(b, t, -1))
+        x = torch.cat(parts, dim=-1)
         x = self.dropout(self.frame(x)) * frame_mask
         for i, block in enumerate(self.blocks):
             x = block(x, frame_mask)
@@ -74,3 +80,11 @@ class PoseEncoder(nn.Module):
         counts = pool(frame_mask.transpose(1, 2), self.stride, self.stride, ceil_mode=True).transpose(1, 2)
         new_mask = (counts > 0).to(x.dtype)
         return summed / counts.clamp(min=1e-6) * new_mask, new_mask
+
+
+def _velocity(keypoints: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
+    """Per-point motion from the previous frame, 0 where the point is missing in either frame (and at t=0)."""
+    seen = (conf > 0).to(keypoints.dtype)[..., None]
+    moved = torch.zeros_like(keypoints)
+    moved[:, 1:] = (keypoints[:, 1:] - keypoints[:, :-1]) * seen[:, 1:] * seen[:, :-1]
+    return moved

@@ -26,6 +26,7 @@ class ModelConfig:
     pose_layers: int = 2
     pose_kernel: int = 5
     pose_stride: int = 1
+    pose_velocity: bool = True
     dropout: float = 0.1
 
     def __post_init__(self):
@@ -57,6 +58,7 @@ class SignTranslationModel(nn.Module):
             kernel_size=config.pose_kernel,
             dropout=config.dropout,
             stride=config.pose_stride,
+            velocity=config.pose_velocity,
         )
         self.placeholder = TextPlaceholder(
             config.text_dim, config.placeholder_kinds, mask_init=mask_init, noise_scale=config.noise_scale

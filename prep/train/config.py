@@ -47,9 +47,16 @@ def load_toml(path: str | Path) -> dict:
     return check(values, str(path))
 
 
+TINY_LR, PRETRAINED_LR = 1e-3, 3e-4
+
+
 def resolve(file_values: dict, flags: dict) -> dict:
-    """Defaults, overridden by the config file, overridden by flags given on the command line."""
-    return check({**defaults(), **file_values, **flags}, "the training options")
+    """Defaults, overridden by the config file, overridden by flags given on the command line; an unset
+    learning rate follows the backbone (a tiny one trains from scratch and takes a larger rate)."""
+    config = check({**defaults(), **file_values, **flags}, "the training options")
+    if config["lr"] is None:
+        config["lr"] = TINY_LR if config["backbone"] == "tiny" else PRETRAINED_LR
+    return config
 
 
 def parse_value(name: str, text: str):

@@ -103,6 +103,7 @@ class Trainer:
             pose_layers=config["pose_layers"],
             pose_kernel=config["pose_kernel"],
             pose_stride=config["pose_stride"],
+            pose_velocity=config["pose_velocity"],
             dropout=config["dropout"],
         )
         self.module = SignTranslationModel(backbone, model_config, self.mask_init)
