@@ -1,12 +1,24 @@
-"""Turning batches into sentences and sentences into scores: shared by training's dev pass and `mmprep eval`."""
+"""Turning batches into sentences and sentences into scores: shared by training's dev pass and `mmprep eval`.
+
+One decoding path for every inference mode: a mode gives, per batch, the fusion settings of one or more
+*members* (``present``, ``kind``, ``gate_scale`` of ``SignTranslationModel.fuse``). One member decodes as the
+model does; several (the ensemble) are decoded together by the backbone's own ``generate`` (greedy or beam),
+their output probabilities averaged at every step by ``AverageMembers``, so all members follow the same
+tokens and the first member's output is the ensemble's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sacrebleu
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 
 # Character-level BLEU for Chinese, as SLT papers on CSL-Daily report it.
 BLEU_TOKENIZE = "zh"
+
+Members = Callable[[dict], list[dict]]  # batch -> fuse settings of each member
 
 
 def target_ids(tokenizer, translations: list[str], max_length: int) -> torch.Tensor:
@@ -25,18 +37,54 @@ def corpus_bleu(hypotheses: list[str], references: list[str], max_order: int = 4
     return metric.corpus_score(hypotheses, [references]).score
 
 
+class AverageMembers(LogitsProcessor):
+    """Replaces each row's scores by the log of the members' mean probability.
+
+    ``generate`` runs on the members stacked along the batch (member-major: rows ``m * B .. (m + 1) * B`` are
+    member ``m``, each with its beams). Greedy search passes logits, beam search log-probabilities: a softmax
+    turns either into probabilities. Every member's row then holds the same scores, so every member picks the
+    same tokens (and beams) at every step."""
+
+    def __init__(self, n_members: int):
+        self.n_members = n_members
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        probs = scores.float().softmax(-1).reshape(self.n_members, -1, scores.shape[-1])
+        mean = probs.mean(0).log()
+        return mean.repeat(self.n_members, 1).to(scores.dtype)
+
+
 @torch.no_grad()
-def translate(model, loader, tokenizer, device, max_new_tokens: int, num_beams: int = 1, **fuse_kwargs):
+def generate(model, batch: dict, members: list[dict], **generate_kwargs) -> torch.Tensor:
+    """Token ids [B, L] for one batch: the model's ``generate`` with one member, the averaged ensemble with more."""
+    if len(members) == 1:
+        return model.generate(batch, **members[0], **generate_kwargs)
+    fused = [model.fuse(batch, **member) for member in members]
+    embeds = torch.cat([embeds for embeds, _, _ in fused])
+    mask = torch.cat([mask for _, mask, _ in fused])
+    out = model.backbone.generate(
+        inputs_embeds=embeds,
+        attention_mask=mask,
+        logits_processor=LogitsProcessorList([AverageMembers(len(members))]),
+        **generate_kwargs,
+    )
+    return out[: len(batch["has_text"])]
+
+
+@torch.no_grad()
+def translate(
+    model, loader, tokenizer, device, max_new_tokens: int, num_beams: int = 1, members: Members | None = None
+):
     """Decode every batch of ``loader``: (ids, hypotheses, references) in loader order.
 
-    ``fuse_kwargs`` go to the model (``present``, ``kind``, ``gate_scale``) as functions of the batch."""
+    ``members(batch)`` gives the fusion settings of each member (default: one, the model as trained)."""
     was_training = model.training
     model.eval()
     ids, hypotheses, references = [], [], []
     for batch in loader:
         batch = to_device(batch, device)
-        extra = {name: make(batch) for name, make in fuse_kwargs.items()}
-        out = model.generate(batch, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False, **extra)
+        settings = members(batch) if members else [{}]
+        out = generate(model, batch, settings, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False)
         hypotheses += tokenizer.batch_decode(out, skip_special_tokens=True)
         ids += list(batch["ids"])
         references += list(batch["translations"])

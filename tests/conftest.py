@@ -116,3 +116,38 @@ def s3_env(s3_endpoint, monkeypatch) -> str:
 def s3_url(s3_env) -> str:
     """``s3://<fresh bucket>/test.zarr`` on the local server."""
     return f"s3://{new_bucket()}/test.zarr"
+
+
+@pytest.fixture(scope="session")
+def synth_store(tmp_path_factory, tiny_mt5) -> str:
+    """96 synthetic videos (12 signs), descriptions encoded with the tiny mT5, mask_init computed."""
+    url = str(tmp_path_factory.mktemp("synth") / "synth.zarr")
+    runner = CliRunner()
+    for args in (
+        ["synth", url, "--videos", "96", "--vocab", "12", "--ambiguous-pairs", "2", "--text-ratio", "0.25"],
+        ["encode-text", "--store", url, "--model", str(tiny_mt5)],
+        ["init-mask", "--store", url],
+    ):
+        result = runner.invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return url
+
+
+# A tiny run for the evaluation tests: a few steps, the gate open from the start (gate bias 0), so that text, its
+# placeholders and the inference modes all change the output.
+TINY_RUN = {
+    "backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200,
+    "pose_stride": 4, "batch_size": 8, "lr": 5e-4, "gate_bias": 0.0, "max_target_length": 16, "max_steps": 4, "eval_max_videos": 4,
+    "log_every": 1,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def trained_run(synth_store, tmp_path_factory) -> Path:
+    """A run directory of `mmprep train` on ``synth_store`` (mask+indicator placeholder, text dropout 0.3)."""
+    from prep.train.config import resolve
+    from prep.train.loop import train
+
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    train(resolve({}, {"store": synth_store, **TINY_RUN}), run, progress=False)
+    return run

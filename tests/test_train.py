@@ -34,25 +34,6 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="module")
-def synth_store(tmp_path_factory, tiny_mt5) -> str:
-    """96 synthetic videos (12 signs), descriptions encoded with the tiny mT5, mask_init computed."""
-    from click.testing import CliRunner
-
-    from prep.cli import main
-
-    url = str(tmp_path_factory.mktemp("train") / "synth.zarr")
-    runner = CliRunner()
-    for args in (
-        ["synth", url, "--videos", "96", "--vocab", "12", "--ambiguous-pairs", "2", "--text-ratio", "0.25"],
-        ["encode-text", "--store", url, "--model", str(tiny_mt5)],
-        ["init-mask", "--store", url],
-    ):
-        result = runner.invoke(main, args, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    return url
-
-
 def config_for(store: str, **options) -> dict:
     return resolve({}, {"store": store, **FAST, **options})
 

@@ -59,6 +59,27 @@ def resolve(file_values: dict, flags: dict) -> dict:
     return config
 
 
+def parse_value(name: str, text: str):
+    """A value written as text (``--grid lr=1e-3``) in the type the schema gives option ``name``; ``null`` is None
+    where the option allows it. The schema check of the whole configuration comes later (``resolve``)."""
+    props = options()
+    if name not in props:
+        raise InputError(f"unknown training option {name!r}; the options are: {', '.join(props)}")
+    types = props[name]["type"] if isinstance(props[name]["type"], list) else [props[name]["type"]]
+    if text == "null" and "null" in types:
+        return None
+    try:
+        if "boolean" in types:
+            return {"true": True, "false": False}[text.lower()]
+        if "integer" in types:
+            return int(text)
+        if "number" in types:
+            return float(text)
+    except (KeyError, ValueError):
+        raise InputError(f"{name}={text}: not a {' or '.join(t for t in types if t != 'null')}") from None
+    return text
+
+
 def to_toml(config: dict) -> str:
     """The configuration as TOML, grouped as in --help. Unset (null) options are left out."""
     props = options()

@@ -94,9 +94,14 @@ def render_first_batch(report: dict) -> str:
     return "\n".join(lines)
 
 
+def gate_per_sample(gate: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each sample's gate [B, T, d] averaged over its channels and real frames: [B]."""
+    return (gate.float().mean(-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
 def gate_means(gate: torch.Tensor, mask: torch.Tensor, present: torch.Tensor) -> dict[str, float | None]:
     """Mean gate over real frames of the samples with text and of those without (None when there are none)."""
-    per_sample = (gate.float().mean(-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
+    per_sample = gate_per_sample(gate, mask)
     out = {}
     for key, selected in (("gate_with_text", present), ("gate_without_text", ~present)):
         out[key] = float(per_sample[selected].mean()) if selected.any() else None

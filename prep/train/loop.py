@@ -12,6 +12,7 @@ import json
 import math
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -242,7 +243,10 @@ class Trainer:
             (self.run_dir / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
         if self.step == 0:
             self._first_batch()
-        previous = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Signal handlers can only be set from the main thread (a dask worker runs tasks in other threads).
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        signals = (signal.SIGINT, signal.SIGTERM) if in_main_thread else ()
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in signals}
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True
         )

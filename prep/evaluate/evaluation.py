@@ -1,0 +1,161 @@
+"""`mmprep eval`: decode a split in scenarios A and B, score translation quality and the consistency check.
+
+Every video is decoded twice (A: its real description where it has one; B: the placeholder for every video)
+and scored twice under teacher forcing on its reference (for KL and confidence). Evaluation is deterministic:
+the model is in eval mode (no dropout, the noise placeholder is one fixed vector), frames are selected
+deterministically, decoding is greedy or beam search without sampling, and the bootstrap uses a fixed seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from .. import __version__, schemas
+from ..dataset import collate
+from ..train.diagnostics import gate_per_sample
+from ..translate import generate, target_ids, to_device
+from . import metrics
+from .loading import Run, load_run
+from .modes import SCENARIOS, InferenceMode
+
+SCHEMA = "eval-report"
+EVAL_DIR = "eval"
+
+
+def evaluate(
+    run_dir: str | Path,
+    split: str = "dev",
+    mode: InferenceMode | None = None,
+    beams: int = 1,
+    checkpoint: str = "best",
+    store_url: str | None = None,
+    storage_options: dict | None = None,
+    batch_size: int | None = None,
+    max_videos: int | None = None,
+    device: str = "auto",
+    resamples: int = metrics.BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[dict, list[dict]]:
+    """Evaluate a run: (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video).
+
+    ``mode`` defaults to missing-aware; ``max_videos`` keeps the split's first videos (quick checks)."""
+    mode = mode or InferenceMode()
+    run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
+    data = run.dataset(split)
+    if max_videos is not None:
+        data = Subset(data, range(min(max_videos, len(data))))
+    loader = DataLoader(data, batch_size=batch_size or run.config["batch_size"], collate_fn=collate)
+    videos: list[dict] = []
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=f"eval {split}", unit="batch", disable=None if progress else True):
+            videos += _evaluate_batch(run, mode, to_device(batch, run.device), beams)
+    for suffix in ("", "_without_text"):
+        scores = metrics.sentence_bleu([v["hypothesis" + suffix] for v in videos], [v["reference"] for v in videos])
+        for video, score in zip(videos, scores, strict=True):
+            video["sentence_bleu" + suffix] = score
+    with_text = [v for v in videos if v["has_text"]]
+    report = {
+        "run": str(run.run_dir),
+        "checkpoint": run.checkpoint,
+        "step": run.step,
+        "store": run.store.url,
+        "split": split,
+        "mode": mode.name,
+        "alpha": mode.alpha,
+        "factor": mode.factor,
+        "beams": beams,
+        "placeholder": run.model.config.placeholder,
+        "mask_source": run.mask_source,
+        "n": len(videos),
+        "n_with_text": len(with_text),
+        **metrics.quality(videos),
+        "consistency": metrics.consistency(videos, resamples, seed),
+        "with_text": (
+            {
+                "n": len(with_text),
+                **metrics.quality(with_text),
+                "consistency": metrics.consistency(with_text, resamples, seed),
+            }
+            if with_text
+            else None
+        ),
+        "bootstrap": {"resamples": resamples, "seed": seed, "level": metrics.BOOTSTRAP_LEVEL},
+        "toolkit_version": __version__,
+    }
+    return report, videos
+
+
+def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int) -> list[dict]:
+    """Decode and teacher-force one batch in both scenarios: one record per video."""
+    max_length = run.config["max_target_length"]
+    labels = target_ids(run.tokenizer, batch["translations"], max_length).to(run.device)
+    decoded, log_probs, gates = {}, {}, {}
+    for scenario in SCENARIOS:
+        members = mode.members(batch, scenario)
+        ids = generate(run.model, batch, members, max_new_tokens=max_length, num_beams=beams, do_sample=False)
+        decoded[scenario] = run.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        outputs = [run.model(batch, labels, **member) for member in members]
+        log_probs[scenario] = metrics.mixture_log_probs([out["logits"] for out in outputs])
+        gates[scenario] = gate_per_sample(outputs[0]["gate"], outputs[0]["mask"]).cpu().numpy()
+    stats = metrics.token_statistics(log_probs["A"], log_probs["B"], labels)
+    return [
+        {
+            "id": video_id,
+            "has_text": bool(batch["has_text"][i]),
+            "reference": batch["translations"][i],
+            "hypothesis": decoded["A"][i],
+            "hypothesis_without_text": decoded["B"][i],
+            "kl": float(stats["kl_sum"][i] / max(stats["tokens"][i], 1)),
+            "tokens": int(stats["tokens"][i]),
+            "confidence": float(stats["confidence_a"][i]),
+            "confidence_without_text": float(stats["confidence_b"][i]),
+            "gate": float(gates["A"][i]),
+            "gate_without_text": float(gates["B"][i]),
+        }
+        for i, video_id in enumerate(batch["ids"])
+    ]
+
+
+def default_output(run_dir: str | Path, split: str, mode: InferenceMode, beams: int = 1) -> Path:
+    """``RUN_DIR/eval/<split>-<mode tag>[-beam<N>].json``."""
+    beam = f"-beam{beams}" if beams > 1 else ""
+    return Path(run_dir) / EVAL_DIR / f"{split}-{mode.tag}{beam}.json"
+
+
+def predictions_path(report_path: str | Path) -> Path:
+    """The predictions beside a report: same stem, ``.predictions.jsonl``."""
+    report_path = Path(report_path)
+    return report_path.with_name(report_path.name.removesuffix(".json") + ".predictions.jsonl")
+
+
+def write(report: dict, videos: list[dict], path: str | Path) -> Path:
+    """Write the predictions, then the report (last, atomically: a report on disk means a finished evaluation).
+    The report is checked against its schema first."""
+    path = Path(path)
+    report = {**report, "predictions": predictions_path(path).name}
+    problems = schemas.errors(SCHEMA, report)
+    if problems:
+        raise ValueError("the evaluation report breaks its schema:\n  " + "\n  ".join(problems))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(predictions_path(path), "w", encoding="utf-8") as f:
+        for video in videos:
+            f.write(json.dumps(video, ensure_ascii=False) + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read(path: str | Path) -> tuple[dict, list[dict]]:
+    """A report written by ``write`` and its predictions."""
+    path = Path(path)
+    report = json.loads(path.read_text(encoding="utf-8"))
+    lines = predictions_path(path).read_text(encoding="utf-8").splitlines()
+    return report, [json.loads(line) for line in lines]

@@ -1,0 +1,56 @@
+"""The evaluation report as a table for the terminal (and, in Markdown, for READMEs and ablations)."""
+
+from __future__ import annotations
+
+METRIC_NAMES = {
+    "delta_bleu": "delta BLEU-4 (A - B)",
+    "kl": "KL(P_A || P_B) per token",
+    "confidence_std": "std of confidence A - B",
+    "spearman": "Spearman of sentence BLEU",
+}
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _judged(metric: dict, name: str) -> str:
+    digits = 2 if name == "delta_bleu" else 3
+    text = _number(metric["value"], digits)
+    if "ci" in metric:
+        lo, hi = metric["ci"]
+        text += f" [{lo:.2f}, {hi:.2f}]"
+    return f"{text} {'pass' if metric['pass'] else 'FAIL'}"
+
+
+def render(report: dict) -> str:
+    """Translation quality (A and B, all videos and the with-text subset) and the consistency check."""
+    subset = report["with_text"]
+    mode = report["mode"] + (f" alpha={report['alpha']:g}" if report["alpha"] is not None else "")
+    mode += f" factor={report['factor']:g}" if report["factor"] is not None else ""
+    lines = [
+        f"{report['run']} ({report['checkpoint']} checkpoint, step {report['step']}): {report['split']} split, "
+        f"{report['n']} videos, {report['n_with_text']} with text; mode {mode}, "
+        + ("greedy" if report["beams"] == 1 else f"beam {report['beams']}"),
+        "A: real description where present; B: the placeholder for every video. BLEU and ROUGE-L on 0-100.",
+        "",
+        f"{'':28}{'all videos':>22}{'with-text videos':>22}",
+        f"{'':28}{'A':>11}{'B':>11}{'A':>11}{'B':>11}",
+    ]
+    rows = [(f"BLEU-{n}", "bleu", str(n)) for n in (1, 2, 3, 4)] + [("ROUGE-L", "rouge_l", None)]
+    for label, key, order in rows:
+        cells = []
+        for part in (report, subset):
+            for suffix in ("", "_without_text"):
+                value = None if part is None else part[key + suffix]
+                cells.append(_number(value if order is None or value is None else value[order]))
+        lines.append(f"{label:28}" + "".join(f"{c:>11}" for c in cells))
+    lines += ["", f"{'consistency (spec 5)':28}{'target':>10}  {'all videos':<30}{'with-text videos':<30}"]
+    for name, label in METRIC_NAMES.items():
+        overall = report["consistency"][name]
+        within = "n/a" if subset is None else _judged(subset["consistency"][name], name)
+        lines.append(f"{label:28}{overall['rule']:>10}  {_judged(overall, name):<30}{within:<30}")
+    verdict = "pass" if report["consistency"]["pass"] else "FAIL"
+    within = "n/a" if subset is None else ("pass" if subset["consistency"]["pass"] else "FAIL")
+    lines.append(f"{'all four':28}{'':>10}  {verdict:<30}{within:<30}")
+    return "\n".join(lines)

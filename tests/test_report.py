@@ -1,0 +1,91 @@
+"""`mmprep report`: a valid HTML page whose images exist, from a real run and its evaluations (no browser needed;
+scripts/check_report.py takes a headless Chromium screenshot)."""
+
+from __future__ import annotations
+
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image
+
+VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+
+class PageParser(HTMLParser):
+    """Checks that every element is closed in order, and collects the images and the text."""
+
+    def __init__(self):
+        super().__init__()
+        self.open: list[str] = []
+        self.problems: list[str] = []
+        self.images: list[str] = []
+        self.text: list[str] = []
+        self.doctype = False
+
+    def handle_decl(self, decl):
+        self.doctype = decl.lower() == "doctype html"
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            attributes = dict(attrs)
+            self.images.append(attributes["src"])
+            if not attributes.get("alt"):
+                self.problems.append(f"an image without alt text: {attributes['src']}")
+        elif tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.open[-1] if self.open else None}>")
+        else:
+            self.open.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page: Path) -> PageParser:
+    parser = PageParser()
+    parser.feed(page.read_text(encoding="utf-8"))
+    parser.close()
+    assert parser.doctype and not parser.problems and not parser.open, (parser.problems, parser.open)
+    return parser
+
+
+def test_report_is_a_valid_page_whose_images_exist(trained_run, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("eval", "report"))
+    before = parse(Path(cli("report", run).output.split()[1]))
+    assert "No evaluation yet" in "".join(before.text) and "consistency.png" not in before.images
+
+    cli("eval", run, "--max-videos", "6", "-q")
+    cli("eval", run, "--mode", "ensemble", "--max-videos", "6", "-q")
+    output = cli("report", run, "--out", tmp_path / "page").output
+    page = tmp_path / "page" / "report.html"
+    assert str(page) in output
+    parsed = parse(page)
+    text = " ".join(parsed.text)
+    for heading in ("Training", "Missing-text machinery", "Evaluation and consistency", "Example translations"):
+        assert heading in text, heading
+    for metric in ("delta BLEU-4 (A - B)", "KL(P_A || P_B) per token", "std of confidence A - B"):
+        assert metric in text
+    assert "dev missing-aware" in text and "dev ensemble" in text
+    assert sorted(parsed.images) == ["consistency.png", "gates.png", "mask.png", "text_dropout.png", "training.png"]
+    for name in parsed.images:
+        image = tmp_path / "page" / name
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        height, width = matplotlib.image.imread(image).shape[:2]
+        assert width >= 800 and height >= 250
+    # the examples are the with-text videos, each with its reference, A and B
+    assert "synth" in text and "(with its description)" in text
+
+
+def test_report_names_a_broken_metrics_line(trained_run, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("eval", "report"))
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"step": 99, "loss": \n')
+    lines = (run / "metrics.jsonl").read_text().count("\n")
+    assert f"metrics.jsonl:{lines}: not a JSON object" in cli("report", run, expect=1).output
+    assert "is not a run directory" in cli("report", tmp_path, expect=1).output
