@@ -57,7 +57,22 @@ def main() -> None:
 def synth_demo() -> None:
     """A small synthetic store (known ground truth) for the training path."""
     store = str(SYNTH_STORE.relative_to(ROOT))
-    run("synth", store, "--videos", "200", "--text-ratio", "0.2", "--seed", "0")
+    # A small vocabulary (12 signs, 2 pairs that only a description tells apart) so that a tiny model learns it
+    # in seconds on a CPU.
+    run(
+        "synth",
+        store,
+        "--videos",
+        "400",
+        "--vocab",
+        "12",
+        "--ambiguous-pairs",
+        "2",
+        "--text-ratio",
+        "0.2",
+        "--seed",
+        "0",
+    )
     run("info", "--store", store)
     run("validate", "--store", store, "--quick")
     print(f"\nsynth store: {SYNTH_STORE}")
@@ -68,14 +83,25 @@ def train_demo(store: str) -> None:
     """A short training on the synth store, its evaluation and its report. The synth text needs its own tiny
     encoder: the demo encoder's vocabulary comes from the manifest."""
     synth = prep.open_store(store)
-    sentences = [d for d in synth.descriptions if d] + [str(t) for t in synth.column("translation")]
+    sentences = [str(t) for column in ("description", "translation") for t in synth.column(column) if t]
     encoder = build_tiny_mt5(sentences, OUT / "synth-encoder", vocab_size=300, d_model=64)
     run("encode-text", "--store", store, "--model", str(encoder.relative_to(ROOT)))
     run("init-mask", "--store", store)
     run_dir = str(TRAIN_RUN.relative_to(ROOT))
-    # Seconds, not minutes: 200 videos and 4 epochs show the path (the model is far too small to translate).
+    # About half a minute: 15 epochs of 320 videos reach a dev BLEU-4 around 10 (measured: 11.0).
     run(
-        "train", "--store", store, "--out", run_dir, "--backbone", "tiny", "--tiny-d-model", "64", "--epochs", "4", "-q"
+        "train",
+        "--store",
+        store,
+        "--out",
+        run_dir,
+        "--backbone",
+        "tiny",
+        "--tiny-d-model",
+        "64",
+        "--epochs",
+        "15",
+        "-q",
     )
     run("eval", run_dir, "-q")
     run("report", run_dir)
