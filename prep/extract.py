@@ -241,6 +241,8 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
                     ))  # fmt: skip
                 else:
                     fatal = error
+            if fatal is None:
+                submit()  # before the commit, so the workers do not wait for the store
             store.commit_videos(results)
             for result in results:
                 summary.counts[result.status] += 1
@@ -251,7 +253,6 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
                 raise WorkerError(f"a dask worker could not run the extraction: {type(fatal).__name__}: {fatal}")
             bar.set_postfix_str(f"{summary.frames / (time.perf_counter() - started):.1f} frames/s", refresh=False)
             bar.update(len(batch))
-            submit()
     finally:
         bar.close()
         if in_flight:

@@ -109,12 +109,14 @@ def closed_port() -> socket.socket:
 
 # ---------------------------------------------------------------------------------------------- processes
 # What the README's "Scaling out" gives dask's own command line: one native thread per worker process, no
-# MALLOC_TRIM_THRESHOLD_ (dask's default costs MediaPipe CPU), one retry after a worker crash.
+# MALLOC_TRIM_THRESHOLD_ (dask's default costs MediaPipe CPU), quiet monitoring, one retry after a worker crash.
 def dask_environment() -> dict[str, str]:
-    from prep.cluster import THREAD_LIMITS
+    from prep.cluster import QUIET_MONITORING, THREAD_LIMITS
 
     return {
         **THREAD_LIMITS,
+        **{"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+           for key, value in QUIET_MONITORING.items()},  # fmt: skip
         "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}",
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
     }
