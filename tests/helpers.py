@@ -115,8 +115,10 @@ def dask_environment() -> dict[str, str]:
 
     return {
         **THREAD_LIMITS,
-        **{"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
-           for key, value in QUIET_MONITORING.items()},  # fmt: skip
+        **{
+            "DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+            for key, value in QUIET_MONITORING.items()
+        },
         "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}",
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
     }

@@ -252,7 +252,9 @@ def test_a_dask_cluster_of_worker_processes_writing_to_s3_gives_the_local_result
             # The README's worker environment took effect: one native thread, dask's malloc setting gone, no profiler.
             assert set(client.run(os.getenv, "OMP_NUM_THREADS").values()) == {"1"}
             assert set(client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
-            profiling = client.run(lambda: importlib.import_module("dask").config.get("distributed.worker.profile.enabled"))
+            profiling = client.run(
+                lambda: importlib.import_module("dask").config.get("distributed.worker.profile.enabled")
+            )
             assert set(profiling.values()) == {False}
         again = cli("extract", dataset, "--store", s3_url, "--scheduler", address, "-q", expect=3)
         assert "nothing to extract: all 8 unchanged" in again.output
