@@ -61,12 +61,37 @@ def synthetic_descriptions(n: int, seed: int = 0) -> list[str]:
     return texts
 
 
-def padding_share(lengths: list[int], batch_size: int, sort: bool) -> float:
-    """The share of positions in the padded batches that are padding."""
+def batch_shapes(lengths: list[int], batch_size: int, sort: bool) -> list[tuple[int, int]]:
+    """(rows, padded length) of each batch, as prep.text.encode forms them."""
     order = sorted(lengths, reverse=True) if sort else lengths
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    total = sum(len(b) * max(b) for b in batches)
-    return 1 - sum(lengths) / total
+    return [(len(b), max(b)) for b in batches]
+
+
+def encoder_flops(size: dict, shapes: list[tuple[int, int]]) -> float:
+    """Floating-point operations of the encoder's matrix products over batches of these shapes (padding
+    included): per layer and position, the q/k/v/o projections, the attention over the padded length and the
+    gated feed-forward (mT5's wi_0, wi_1, wo)."""
+    inner = size["num_heads"] * size["d_kv"]
+    total = 0.0
+    for rows, length in shapes:
+        per_position = 8 * size["d_model"] * inner + 4 * length * inner + 6 * size["d_model"] * size["d_ff"]
+        total += rows * length * per_position * size["num_layers"]
+    return total
+
+
+def peak_rate(size: dict, rows: int = 2048) -> float:
+    """GFLOP/s of a large feed-forward product [rows, d_model] @ [d_model, d_ff]: what this CPU's matrix
+    products reach at best, in this process's precision and threads."""
+    a, b = torch.randn(rows, size["d_model"]), torch.randn(size["d_model"], size["d_ff"])
+    repeats = max(5, int(2e10 / (2 * rows * size["d_model"] * size["d_ff"])))
+    with torch.inference_mode():
+        a @ b
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        seconds = time.perf_counter() - start
+    return 2 * rows * size["d_model"] * size["d_ff"] * repeats / seconds / 1e9
 
 
 def timed(encoder, texts, **options) -> float:
@@ -99,20 +124,32 @@ def main() -> None:
             f"{len(texts)} descriptions, {min(lengths)}-{max(lengths)} tokens (median {sorted(lengths)[len(lengths) // 2]})"
         )
         runs = [
-            ("one at a time (baseline)", dict(batch_size=1), 0.0),
+            ("one at a time (baseline)", dict(batch_size=1), batch_shapes(lengths, 1, sort=False)),
             (f"batches of {args.batch_size}, input order", dict(batch_size=args.batch_size, sort_by_length=False),
-             padding_share(lengths, args.batch_size, sort=False)),
+             batch_shapes(lengths, args.batch_size, sort=False)),
             (f"batches of {args.batch_size}, sorted by length", dict(batch_size=args.batch_size),
-             padding_share(lengths, args.batch_size, sort=True)),
+             batch_shapes(lengths, args.batch_size, sort=True)),
         ]  # fmt: skip
-        print(f"{'mode':<36} {'seconds':>8} {'desc/s':>8} {'padding':>8} {'speed-up':>9}")
+        print(f"{'mode':<36} {'seconds':>8} {'desc/s':>8} {'padding':>8} {'GFLOP/s':>8} {'speed-up':>9}")
         baseline = None
-        for name, options, padding in runs:
+        for name, options, shapes in runs:
             seconds = timed(encoder, texts, **options)
             baseline = baseline or seconds
+            padding = 1 - sum(lengths) / sum(rows * length for rows, length in shapes)
+            rate = encoder_flops(SIZES[size], shapes) / seconds / 1e9
             print(
-                f"{name:<36} {seconds:8.2f} {len(texts) / seconds:8.1f} {padding:8.0%} {baseline / seconds:8.1f}x",
+                f"{name:<36} {seconds:8.2f} {len(texts) / seconds:8.1f} {padding:8.0%} {rate:8.0f} "
+                f"{baseline / seconds:8.1f}x",
                 flush=True,
+            )
+        if not cuda:
+            # The most any batching could gain: the sorted batches' operations at the CPU's peak rate. One
+            # description at a time already reaches a good share of that peak on a CPU.
+            peak = peak_rate(SIZES[size])
+            fastest = encoder_flops(SIZES[size], runs[-1][2]) / (peak * 1e9)
+            print(
+                f"ceiling: this CPU's matrix products peak at {peak:.0f} GFLOP/s; the sorted batches' operations at "
+                f"that rate would take {fastest:.2f} s, at most {baseline / fastest:.1f}x the baseline"
             )
 
 
