@@ -125,8 +125,9 @@ def test_identical_scenarios_give_kl_0_and_spearman_1(evaluated):
     assert same["spearman"]["value"] == pytest.approx(1.0) and same["pass"]
 
 
-def test_eval_is_deterministic(evaluated, cli, tmp_path):
+def test_eval_is_deterministic(evaluated, cli, tmp_path, monkeypatch):
     path, _ = evaluated
+    monkeypatch.setenv("MMPREP_STORE", str(tmp_path / "elsewhere.zarr"))  # eval reads the run's store, not this
     cli("eval", path.parent.parent, "--out", tmp_path / "again.json", "-q")
     again = json.loads((tmp_path / "again.json").read_text())
     assert {**again, "predictions": None} == {**json.loads(path.read_text()), "predictions": None}

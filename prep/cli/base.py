@@ -36,18 +36,25 @@ def main():
     """
 
 
-def store_option(func):
-    """``--store URL`` (a local path or an fsspec URL) and ``--storage-options JSON``."""
-
-    @click.option(
-        "--store",
-        "store_url",
-        envvar=STORE_ENV,
-        default=DEFAULT_STORE,
-        show_default=True,
-        show_envvar=True,
-        help="The store: a local path or an fsspec URL such as s3://bucket/prefix.",
+def store_option(func=None, *, of_run: bool = False):
+    """``--store URL`` (a local path or an fsspec URL) and ``--storage-options JSON``. With ``of_run``, for
+    commands that read a training run: no default and no $MMPREP_STORE, so that ``store_url`` is None unless
+    given and the command uses the store recorded in the run."""
+    if func is None:
+        return functools.partial(store_option, of_run=of_run)
+    store = (
+        {"help": "The store to read: a local path or an fsspec URL [default: the store the run was trained on]."}
+        if of_run
+        else {
+            "envvar": STORE_ENV,
+            "default": DEFAULT_STORE,
+            "show_default": True,
+            "show_envvar": True,
+            "help": "The store: a local path or an fsspec URL such as s3://bucket/prefix.",
+        }
     )
+
+    @click.option("--store", "store_url", **store)
     @click.option(
         "--storage-options",
         default=None,

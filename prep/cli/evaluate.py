@@ -13,7 +13,7 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
 @main.command("eval")
 @click.argument("run_dir", type=RUN_DIR)
-@store_option
+@store_option(of_run=True)
 @click.option("--split", type=click.Choice(["dev", "test", "train"]), default="dev", show_default=True)
 @click.option(
     "--mode",
@@ -58,8 +58,6 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
     """
     from ..evaluate import InferenceMode, default_output, evaluate, render, write
 
-    if click.get_current_context().get_parameter_source("store_url").name in ("DEFAULT", "ENVIRONMENT"):
-        store_url = None  # the store the run was trained on, recorded in its configuration
     inference = InferenceMode(mode, alpha, factor)
     report, videos = evaluate(
         run_dir, split=split, mode=inference, beams=beams, checkpoint=checkpoint, store_url=store_url,
