@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
+import numpy as np
 
 from . import __version__
 from .errors import InputError
@@ -112,10 +113,12 @@ def plot_gates(steps: list[dict], videos: list[dict] | None, out: Path) -> str:
             ([v["gate_without_text"] for v in videos if v["has_text"]], B_COLOUR, "with text, B (placeholder)"),
             ([v["gate"] for v in videos if not v["has_text"]], "#7f7f7f", "without text"),
         ]
+        bins = np.histogram_bin_edges([g for values, _, _ in groups for g in values], bins=20)  # shared widths
         for values, colour, name in groups:
             if values:
-                right.hist(values, bins=20, alpha=0.55, color=colour, label=f"{name} ({len(values)})")
+                right.hist(values, bins=bins, alpha=0.55, color=colour, label=f"{name} ({len(values)})")
         right.set(title="gate per video at evaluation", xlabel="mean gate of the video", ylabel="videos")
+        right.locator_params(axis="x", nbins=5)  # gates differ in the 3rd-4th decimal: long labels
         right.legend(fontsize=8)
     return _save(fig, out, "gates.png")
 
