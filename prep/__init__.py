@@ -5,19 +5,13 @@
 >>> ds = prep.PoseDataset(store, split="train", points="upper", cache=True)   # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mmprep")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
 import importlib
 
+from ._version import __version__
 from .store import Store, VideoResult, open_store
 
 # The training data path needs torch: imported on first use, so that commands which never touch it start fast.
-_LAZY = {"PoseDataset": "dataset", "collate": "dataset", "StratifiedBatchSampler": "sampler"}
+_LAZY = {"PoseDataset": "data.dataset", "collate": "data.dataset", "StratifiedBatchSampler": "data.sampler"}
 
 
 def __getattr__(name: str):

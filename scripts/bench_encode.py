@@ -20,8 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from prep.text import encode, load_encoder
-from prep.tiny_mt5 import build_tiny_mt5
+from prep.text.encode import encode
+from prep.text.hub import load_encoder
+from prep.text.tiny_mt5 import build_tiny_mt5
 
 SIZES = {  # d_model, layers, heads, d_kv, d_ff, vocabulary: as google/mt5-small and google/mt5-base
     "mt5-small": dict(d_model=512, num_layers=8, num_heads=6, d_kv=64, d_ff=1024, vocab_size=32_000),

@@ -1,6 +1,6 @@
 """Benchmark `mmprep extract` against the CPU limit of MediaPipe itself and against pose-format's extractor.
 
-On N copies of tests/data/signing.mp4, in one run:
+On N copies of tests/fixtures/signing.mp4, in one run:
 
 - limit: a raw loop in one process (PyAV decoding, MediaPipe Holistic in video mode, reset between videos) over
   every frame. Its CPU seconds per frame (all its threads) x frames / cores is the least wall time any
@@ -29,7 +29,7 @@ import dask.system
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "tests" / "data" / "signing.mp4"
+SAMPLE = ROOT / "tests" / "fixtures" / "signing.mp4"
 BIN = Path(sys.executable).parent
 
 

@@ -1,7 +1,7 @@
 """Import/export throughput: mmprep's .pose reader against pose-format's own (the baseline), and frames per
 second through `import` and both `export` formats on a local store.
 
-The files are the real 586-point sample (tests/data/pose) repeated to --frames frames, --files times.
+The files are the real 586-point sample (tests/fixtures/pose) repeated to --frames frames, --files times.
 
     python scripts/bench_interop.py --files 20 --frames 300
 """
@@ -20,7 +20,9 @@ import prep
 from prep.interop import export_poses, import_poses
 from prep.interop.pose_format import read_pose, write_pose
 
-SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "pose" / "7731febd6afbbe90f806a4434c282016.pose"
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pose" / "7731febd6afbbe90f806a4434c282016.pose"
+)
 
 
 def make_files(folder: Path, files: int, frames: int) -> list[Path]:

@@ -29,13 +29,13 @@ from click.testing import CliRunner
 
 import prep
 from prep.cli import main as cli
-from prep.model.slt import ModelConfig, SignTranslationModel
-from prep.text import load_tokenizer
-from prep.tiny_mt5 import build_tiny_mt5
+from prep.model.decoding import target_ids
+from prep.model.translation import ModelConfig, SignTranslationModel
+from prep.text.hub import load_tokenizer
+from prep.text.tiny_mt5 import build_tiny_mt5
 from prep.train.config import resolve
 from prep.train.loop import train
 from prep.train.optim import build_optimizer
-from prep.translate import target_ids
 
 
 def run_cli(*args: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import prep
 from prep.tables import read_rows
-from prep.tiny_mt5 import build_tiny_mt5
+from prep.text.tiny_mt5 import build_tiny_mt5
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo"
@@ -35,7 +35,7 @@ def build_demo_encoder() -> str:
     rows = read_rows(ROOT / MANIFEST, "manifest-row")
     sentences = [row[key] for row in rows for key in ("translation", "description") if row.get(key)]
     folder = build_tiny_mt5(sentences, OUT / "tiny-mt5", vocab_size=200, d_model=64)
-    print(f"\n# built a tiny random mT5 in {folder.relative_to(ROOT)} (prep.tiny_mt5.build_tiny_mt5)", flush=True)
+    print(f"\n# built a tiny random mT5 in {folder.relative_to(ROOT)} (prep.text.tiny_mt5.build_tiny_mt5)", flush=True)
     return str(folder.relative_to(ROOT))
 
 
@@ -44,8 +44,8 @@ def main() -> None:
     OUT.mkdir()
     store = str(STORE.relative_to(ROOT))
     run("manifest", MANIFEST, "--store", store)
-    # The manifest's id `signing` is the sample video's path under tests/data without the suffix.
-    run("extract", "tests/data", "--store", store, "--manifest", MANIFEST)
+    # The manifest's id `signing` is the sample video's path under tests/fixtures without the suffix.
+    run("extract", "tests/fixtures", "--store", store, "--manifest", MANIFEST)
     run("encode-text", "--store", store, "--model", build_demo_encoder())
     run("init-mask", "--store", store)
     run("info", "--store", store)

@@ -10,24 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import decode_rgb, new_bucket, use_local_s3
+from helpers import FIXTURES, TINY_RUN, TINY_SENTENCES, decode_rgb, new_bucket, use_local_s3
 
 from prep.cli import main
-from prep.holistic import HolisticModel
-
-DATA = Path(__file__).parent / "data"
+from prep.extract.holistic import HolisticModel
 
 
 @pytest.fixture
 def data_dir() -> Path:
-    """Real sample data (see tests/data/NOTICE.md)."""
-    return DATA
+    """Real sample data (see tests/fixtures/NOTICE.md)."""
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")
 def sample_video() -> Path:
     """The real signing video: 58 frames, 540x720, ~29.9 fps."""
-    return DATA / "signing.mp4"
+    return FIXTURES / "signing.mp4"
 
 
 @pytest.fixture(scope="session")
@@ -64,22 +62,10 @@ def cli():
     return run
 
 
-# Sentences the tiny models' vocabulary is trained on: every character of the tests' descriptions is among them.
-TINY_SENTENCES = [
-    "一位女士在室内打手语。",
-    "他穿着蓝色的衬衫，慢慢地打手语。",
-    "一个男人在公园里向镜头挥手。",
-    "我想学习手语。今天天气很好。",
-    "A man signs slowly, facing the camera.",
-    "The woman waves both hands above her head.",
-    "Two signers talk in a bright room.",
-]
-
-
 @pytest.fixture(scope="session")
 def tiny_mt5(tmp_path_factory) -> Path:
     """A tiny random mT5 (32-d, 2 layers) with a vocabulary trained on TINY_SENTENCES, saved like a checkpoint."""
-    from prep.tiny_mt5 import build_tiny_mt5
+    from prep.text.tiny_mt5 import build_tiny_mt5
 
     return build_tiny_mt5(TINY_SENTENCES, tmp_path_factory.mktemp("tiny-mt5"), vocab_size=300, d_model=32)
 
@@ -87,7 +73,7 @@ def tiny_mt5(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def other_mt5(tmp_path_factory) -> Path:
     """A second tiny mT5, 48-d and another seed: re-encoding with another model."""
-    from prep.tiny_mt5 import build_tiny_mt5
+    from prep.text.tiny_mt5 import build_tiny_mt5
 
     return build_tiny_mt5(TINY_SENTENCES, tmp_path_factory.mktemp("other-mt5"), vocab_size=300, d_model=48, seed=1)
 
@@ -131,15 +117,6 @@ def synth_store(tmp_path_factory, tiny_mt5) -> str:
         result = runner.invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
     return url
-
-
-# A tiny run for the evaluation tests: a few steps, the gate open from the start (gate bias 0), so that text, its
-# placeholders and the inference modes all change the output.
-TINY_RUN = {
-    "backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200,
-    "pose_stride": 4, "batch_size": 8, "lr": 5e-4, "gate_bias": 0.0, "max_target_length": 16, "max_steps": 4, "eval_max_videos": 4,
-    "log_every": 1,
-}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,28 @@ import numpy as np
 from prep import VideoResult
 from prep.layout import Layout
 
+FIXTURES = Path(__file__).parent / "fixtures"  # real sample data: see fixtures/NOTICE.md
+REPO = Path(__file__).parent.parent
+
+# Sentences the tiny models' vocabulary is trained on: every character of the tests' descriptions is among them.
+TINY_SENTENCES = [
+    "一位女士在室内打手语。",
+    "他穿着蓝色的衬衫，慢慢地打手语。",
+    "一个男人在公园里向镜头挥手。",
+    "我想学习手语。今天天气很好。",
+    "A man signs slowly, facing the camera.",
+    "The woman waves both hands above her head.",
+    "Two signers talk in a bright room.",
+]
+
+# A tiny run for the evaluation tests: a few steps, the gate open from the start (gate bias 0), so that text, its
+# placeholders and the inference modes all change the output.
+TINY_RUN = {
+    "backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200,
+    "pose_stride": 4, "batch_size": 8, "lr": 5e-4, "gate_bias": 0.0, "max_target_length": 16, "max_steps": 4, "eval_max_videos": 4,
+    "log_every": 1,
+}  # fmt: skip
+
 
 def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     path.write_text("id,split,translation\n" + "".join(f"{i},{s},{t}\n" for i, s, t in rows), encoding="utf-8")
@@ -111,7 +133,7 @@ def closed_port() -> socket.socket:
 # What the README's "Scaling out" gives dask's own command line: one native thread per worker process, no
 # MALLOC_TRIM_THRESHOLD_ (dask's default costs MediaPipe CPU), quiet monitoring, one retry after a worker crash.
 def dask_environment() -> dict[str, str]:
-    from prep.cluster import QUIET_MONITORING, THREAD_LIMITS
+    from prep.extract.cluster import QUIET_MONITORING, THREAD_LIMITS
 
     return {
         **THREAD_LIMITS,

@@ -45,7 +45,7 @@ def ablate(store_url, grid, settings, config_file, steps, seeds, split, mode, al
       mmprep ablate --store synth.zarr --out ablation --grid placeholder=zero,mask,mask+indicator \\
         --grid text_dropout=none,0.3,adaptive --seeds 3 --set backbone=tiny --set epochs=40
     """
-    from ..ablate import Ablation, parse_grid, parse_settings, run
+    from ..analysis.ablate import Ablation, parse_grid, parse_settings, run
     from ..train.config import load_toml
 
     base = {**(load_toml(config_file) if config_file else {}), **parse_settings(settings)}

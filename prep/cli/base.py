@@ -6,7 +6,7 @@ import functools
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from ..errors import MmprepError
 from ..store import DEFAULT_STORE, STORE_ENV
 from ..train.config import JsonObject

@@ -86,7 +86,7 @@ def report(run_dir, out):
     Example:
       mmprep eval runs/stage2 && mmprep eval runs/stage2 --mode ensemble && mmprep report runs/stage2
     """
-    from ..report import write_report
+    from ..analysis.report import write_report
 
     page = write_report(run_dir, out)
     click.echo(f"wrote {page} (open it in a browser)")

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..holistic import ensure_pose_model
-from ..manifest import read_manifest
+from ..extract.holistic import ensure_pose_model
+from ..extract.videos import VIDEO_SUFFIXES, find_videos
 from ..store import open_store
-from ..videos import VIDEO_SUFFIXES, find_videos
+from ..store.manifest import read_manifest
 from .base import main, store_option
 
 if TYPE_CHECKING:
-    from ..extract import Summary
+    from ..extract.run import Summary
 
 EXIT_SOME_FAILED = 3
 MAX_LISTED = 20
@@ -75,7 +75,7 @@ def extract_command(videos, store_url, storage_options, manifest, glob, workers,
       mmprep extract videos/ --store csl.zarr --manifest csl-daily.tsv
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
     """
-    from ..extract import ExtractOptions, extract  # dask and PyAV load only when this command runs
+    from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
 
     if workers and scheduler:
         raise click.UsageError("--workers sizes the local cluster; with --scheduler the cluster has its own workers")

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from ..info import render, summarize
-from ..manifest import attach_manifest, read_manifest
 from ..store import Location, break_lock, open_store, validate
+from ..store.info import render, summarize
+from ..store.manifest import attach_manifest, read_manifest
 from .base import main, store_option
 
 

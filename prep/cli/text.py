@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from .. import schemas
-from ..mask_init import init_mask
 from ..store import open_store
+from ..text.mask_init import init_mask
 from .base import main, store_option
 
 DEFAULT_MODEL = "google/mt5-base"
@@ -68,7 +68,8 @@ def encode_text(descriptions, store_url, storage_options, model, device, dtype, 
       mmprep encode-text descriptions.jsonl --store csl.zarr
       mmprep encode-text --model ~/models/mt5-base --device cuda --batch-size 64
     """
-    from ..text import encode_store, load_encoder, read_descriptions
+    from ..text.encode import encode_store, read_descriptions
+    from ..text.hub import load_encoder
 
     with open_store(store_url, mode="a", storage_options=storage_options, create=False) as store:
         texts = read_descriptions(store, descriptions, ignore_unknown=ignore_unknown)

@@ -16,10 +16,11 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from .. import __version__, schemas
-from ..dataset import collate
+from .. import schemas
+from .._version import __version__
+from ..data.dataset import collate
+from ..model.decoding import generate, target_ids, to_device
 from ..train.diagnostics import gate_per_sample
-from ..translate import generate, target_ids, to_device
 from . import metrics
 from .loading import Run, load_run
 from .modes import SCENARIOS, InferenceMode

@@ -8,14 +8,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..dataset import PoseDataset
+from ..data.dataset import PoseDataset
 from ..errors import InputError, StoreError
-from ..model.slt import ModelConfig, SignTranslationModel
+from ..model.translation import ModelConfig, SignTranslationModel
 from ..store import Store, default_url, open_store
+from ..text.hub import resolve_device
 from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
 from ..train.config import resolve
-from ..train.distributed import select_device
 
 DATA_OPTIONS = ("points", "normalize", "max_frames")
 
@@ -78,7 +78,7 @@ def load_run(
     if need_mask and model.placeholder.mask is None:
         model.placeholder.mask = nn.Parameter(_store_mask_init(store).reshape(1, -1), requires_grad=False)
         mask_source = "store mask_init"
-    target = select_device(device)
+    target = resolve_device(device)
     model.to(target).eval()
     return Run(run_dir, checkpoint, state["progress"]["step"], config, model, tokenizer, target, store, mask_source)
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from rouge_score import rouge_scorer, tokenizers
 from scipy import stats
 
-from ..translate import BLEU_TOKENIZE, corpus_bleu
+from ..model.decoding import BLEU_TOKENIZE, corpus_bleu
 
 BLEU_ORDERS = (1, 2, 3, 4)
 BOOTSTRAP_RESAMPLES = 1000

@@ -3,7 +3,7 @@
 Scenario A gives each video its real description where it has one; scenario B gives every video the
 placeholder, as a deployment without descriptions would. A mode turns a batch and a scenario into the settings
 of one or more *members* (``present``, ``kind``, ``gate_scale`` of ``SignTranslationModel.fuse``); with several
-members their output probabilities are averaged (``prep.translate.generate``, and under teacher forcing
+members their output probabilities are averaged (``prep.model.decoding.generate``, and under teacher forcing
 ``prep.evaluate.metrics.mixture_log_probs``).
 
 ==================  ======================================================================================

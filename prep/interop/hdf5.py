@@ -26,11 +26,11 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from .. import __version__, schemas
+from .. import schemas
+from .._version import __version__
 from ..errors import InputError
 from ..layout import Layout
-from ..store import Store, VideoResult, table_columns
-from ..store.store import MANIFEST_FIELDS, now
+from ..store import MANIFEST_FIELDS, Store, VideoResult, now, table_columns
 from .base import ExportReport, Incoming, Loaded, Source, select_ids
 
 FORMAT = "mmprep-poses"

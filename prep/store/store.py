@@ -24,136 +24,19 @@ Writes follow three rules that keep the store valid after a crash or Ctrl-C at a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
 
-from .. import __version__, schemas
+from .._version import __version__
 from ..errors import StoreError
 from ..layout import Layout
-from .frames import FrameReader
-from .location import Location, default_url
+from .frames import COMPRESSOR, FRAME_CHUNK, FrameReader, append_videos, create_pose_arrays
+from .location import Location
 from .lock import WriterLock
+from .rows import EXTRACTION_FIELDS, MANIFEST_FIELDS, ROW_CHUNK, VideoResult, now, table_columns
 
 SCHEMA_VERSION = 1
-ROW_CHUNK = 1024  # rows per chunk of a table column
-FRAME_CHUNK = 64  # frames per chunk of the pose arrays
-COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
-
-MANIFEST_FIELDS = ("split", "translation", "signer", "gloss", "description")
-EXTRACTION_FIELDS = ("error", "n_frames", "fps", "width", "height", "source", "fingerprint", "frame_offset")
-COMMITTED = ("ok", "failed", "no_person")
-
-
-def _round_up(frame: int, multiple: int) -> int:
-    return -(-frame // multiple) * multiple
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@cache
-def table_columns() -> dict[str, tuple[str, object]]:
-    """Column name -> (zarr dtype, default), read from schemas/video-row.schema.json."""
-    storage = {"integer": "int64", "number": "float64", "boolean": "bool"}
-    columns = {}
-    for name, prop in schemas.load("video-row")["properties"].items():
-        dtype = storage.get(prop.get("type"), "str")
-        columns[name] = (dtype, prop.get("default", "" if dtype == "str" else 0))
-    return columns
-
-
-def statuses() -> tuple[str, ...]:
-    return tuple(schemas.load("video-row")["properties"]["status"]["enum"])
-
-
-@dataclass
-class VideoResult:
-    """One video's extraction outcome, as a worker hands it to the writer."""
-
-    id: str
-    status: str  # ok, failed or no_person
-    error: str = ""
-    n_frames: int = 0
-    fps: float = 0.0
-    width: int = 0
-    height: int = 0
-    source: str = ""
-    fingerprint: str = ""
-    xyz: np.ndarray | None = None  # float32 [T, P, 3]; ok only
-    conf: np.ndarray | None = None  # float32 [T, P]
-    time: np.ndarray | None = None  # float64 [T], seconds
-
-    def __post_init__(self):
-        if self.status not in COMMITTED:
-            raise ValueError(f"status must be one of {COMMITTED}, not {self.status!r}")
-        if self.status == "ok":
-            n = self.n_frames
-            if self.xyz is None or self.xyz.shape[0] != n or self.conf.shape[0] != n or self.time.shape[0] != n:
-                raise ValueError(f"{self.id}: an ok result needs xyz, conf and time of {n} frames")
-
-
-def open_store(
-    url: str | None = None, mode: str = "r", storage_options: dict | None = None, create: bool = True
-) -> Store:
-    """Open the store at ``url`` (default ``$MMPREP_STORE`` or ``./mmprep.zarr``).
-
-    ``mode="r"`` reads an existing store; ``mode="a"`` takes the writer lock and creates the store if needed
-    (with ``create=False``, a missing store is an error, as for reading). Use the store as a context manager
-    (or call ``close()``) so a writer's lock is released.
-
-    >>> store = open_store("mmprep.zarr")          # doctest: +SKIP
-    >>> xyz, conf = store.pose(store.ids[0])      # doctest: +SKIP
-    """
-    if mode not in ("r", "a"):
-        raise ValueError(f"mode must be 'r' or 'a', not {mode!r}")
-    location = Location(url or default_url(), storage_options or {})
-    exists = location.exists()  # also the first contact with a remote store: fails early and clearly
-    if (mode == "r" or not create) and not exists:
-        raise StoreError(
-            f"no mmprep store at {location}. Create one with `mmprep manifest FILE --store {location}` "
-            f"or `mmprep extract VIDEOS --store {location}`."
-        )
-    if mode == "r":
-        root = zarr.open_group(location.zarr_store(read_only=True), mode="r", zarr_format=3)
-        return Store(location, root, lock=None)
-
-    lock = WriterLock(location)
-    lock.acquire()
-    try:
-        if location.exists():  # asked again: no other writer can create it now
-            root = zarr.open_group(location.zarr_store(read_only=False), mode="r+", zarr_format=3)
-        else:
-            if location.fs.exists(location.path) and location.fs.ls(location.path):
-                raise StoreError(f"{location} exists and is not an mmprep store; choose another --store path")
-            root = _create(location)
-        return Store(location, root, lock=lock)
-    except BaseException:
-        lock.release()
-        raise
-
-
-def _create(location: Location) -> zarr.Group:
-    root = zarr.open_group(location.zarr_store(read_only=False), mode="w", zarr_format=3)
-    videos = root.create_group("videos")
-    for name, (dtype, default) in table_columns().items():
-        videos.create_array(name, shape=(0,), chunks=(ROW_CHUNK,), dtype=dtype, fill_value=default)
-    videos.attrs["n_rows"] = 0
-    stamp = now()
-    # The root's attributes are written last: a store counts as created once they exist.
-    root.attrs["mmprep"] = {
-        "schema_version": SCHEMA_VERSION,
-        "toolkit_version": __version__,
-        "created": stamp,
-        "updated": stamp,
-        "layout": None,
-    }
-    return root
 
 
 class Store:
@@ -302,10 +185,19 @@ class Store:
             self._readers = {name: FrameReader(pose[name], self.location) for name in ("xyz", "conf")}
         return self._readers["xyz"].read(spans, points), self._readers["conf"].read(spans, points)
 
-    def pose_arrays(self) -> dict[str, zarr.Array] | None:
-        """The raw pose arrays (xyz, conf, time) for bulk readers, or None before any pose exists."""
-        if self.layout is None:
-            return None
+    @property
+    def stored_frames(self) -> int:
+        """Length of the pose arrays' frame axis (committed frames, the gaps up to chunk boundaries, and any
+        half-written append); 0 before any pose."""
+        return self._root["pose/xyz"].shape[0] if self.layout else 0
+
+    @property
+    def frame_chunk(self) -> int:
+        """Frames per chunk of the pose arrays: each video starts on a multiple of it."""
+        return self._root["pose/xyz"].chunks[0] if self.layout else FRAME_CHUNK
+
+    def _pose_arrays(self) -> dict[str, zarr.Array]:
+        """The raw pose arrays, for ``validate`` only: the store hands out no zarr arrays."""
         return {name: self._root[f"pose/{name}"] for name in ("xyz", "conf", "time")}
 
     # ------------------------------------------------------------------ text and mask
@@ -450,18 +342,7 @@ class Store:
                     "(e.g. --refine-face)."
                 )
             return
-        pose = self._root.require_group("pose")
-        n = layout.n_points
-        # Coordinates are stored uncompressed: MediaPipe's float32 coordinates shrink only ~1.2x under lz4, and
-        # a loader then reads just the bytes of the frames it needs (prep/store/frames.py). Confidences, mostly
-        # 0 and 1, shrink ~16x.
-        for name, shape, chunks, dtype, compressors in (
-            ("xyz", (0, n, 3), (FRAME_CHUNK, n, 3), "float32", None),
-            ("conf", (0, n), (FRAME_CHUNK, n), "float32", COMPRESSOR),
-            ("time", (0,), (FRAME_CHUNK * 16,), "float64", COMPRESSOR),
-        ):
-            pose.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0, compressors=compressors,
-                              overwrite=True)  # fmt: skip
+        create_pose_arrays(self._root.require_group("pose"), layout.n_points)
         self._meta["layout"] = layout.to_json()
         self._readers = None
         self._touch()
@@ -488,22 +369,7 @@ class Store:
         #    no write touches a chunk that committed frames are in, and a reader decodes only its video's chunks.
         offsets = {}
         if ok:
-            pose = self._root["pose"]
-            size = pose["xyz"].chunks[0]
-            position = _round_up(self.committed_frames(), size)
-            for r in ok:
-                offsets[r.id] = position
-                position = _round_up(position + r.n_frames, size)
-            start, end = offsets[ok[0].id], position
-            for name in ("xyz", "conf", "time"):
-                array = pose[name]
-                block = np.zeros((end - start, *array.shape[1:]), dtype=array.dtype)  # gaps stay 0
-                for r in ok:
-                    first = offsets[r.id] - start
-                    block[first : first + r.n_frames] = getattr(r, name)
-                if array.shape[0] < end:
-                    array.resize((end, *array.shape[1:]))
-                array[start:end] = block
+            offsets = append_videos(self._root["pose"], ok, self.committed_frames())
             self._readers = None  # they hold the arrays' old shapes
 
         # 3. The extraction fields, then 4. the status: the commit point of each row.

@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 
 from .. import schemas
-from .store import Store, table_columns
+from .rows import table_columns
+from .store import Store
 
 BLOCK_FRAMES = 8192  # frames read at a time when checking pose values
 MAX_PER_KIND = 20  # problems of one kind listed before the rest are counted
@@ -85,7 +86,7 @@ def _check_pose(store: Store, problems: _Problems, check_values: bool) -> None:
         if ok.size:
             problems.add("pose", f"{ok.size} ok videos but no layout in the root metadata")
         return
-    arrays = store.pose_arrays()
+    arrays = store._pose_arrays()
     n_frames = {name: array.shape[0] for name, array in arrays.items()}
     if arrays["xyz"].shape[1:] != (layout.n_points, 3) or arrays["conf"].shape[1:] != (layout.n_points,):
         problems.add(

@@ -11,8 +11,8 @@ from pathlib import Path
 from transformers import AutoConfig, MT5ForConditionalGeneration
 
 from ..errors import InputError
-from ..text import load_tokenizer, quiet_transformers
-from ..tiny_mt5 import build_tiny_mt5
+from ..text.hub import load_tokenizer, quiet_transformers
+from ..text.tiny_mt5 import build_tiny_mt5
 
 BACKBONE_DIR = "backbone"
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model.fusion import split_placeholder
-from ..model.slt import SignTranslationModel
+from ..model.translation import SignTranslationModel
 
 # Parameter-name prefixes of the model's trainable parts.
 PARTS = {

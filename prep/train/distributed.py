@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..errors import MmprepError
+from ..text.hub import resolve_device
 
 
 @dataclass
@@ -54,21 +54,13 @@ class Dist:
         return box[0]
 
 
-def select_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise MmprepError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu")
-    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank)
-
-
 def init_distributed(device_name: str) -> tuple[Dist, torch.device]:
     """Join the torchrun process group when started by torchrun (gloo on CPU, nccl on CUDA)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
-        return Dist(), select_device(device_name)
+        return Dist(), resolve_device(device_name)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    device = select_device(device_name, local_rank)
+    device = resolve_device(device_name, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if not dist.is_initialized():

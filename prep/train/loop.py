@@ -21,15 +21,15 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .. import __version__
-from ..dataset import PoseDataset, collate
+from .._version import __version__
+from ..data.dataset import PoseDataset, collate
+from ..data.sampler import StratifiedBatchSampler
 from ..errors import MmprepError, StoreError
+from ..model.decoding import corpus_bleu, target_ids, to_device, translate
 from ..model.fusion import split_placeholder
-from ..model.slt import ModelConfig, SignTranslationModel
 from ..model.strategies import PlaceholderSchedule, TextDropout
-from ..sampler import StratifiedBatchSampler
+from ..model.translation import ModelConfig, SignTranslationModel
 from ..store import default_url, open_store
-from ..translate import corpus_bleu, target_ids, to_device, translate
 from . import checkpoint
 from .backbone import create_backbone, rebuild_backbone
 from .config import to_toml

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ..model.slt import SignTranslationModel
+from ..model.translation import SignTranslationModel
 
 
 def build_optimizer(model: SignTranslationModel, config: dict) -> torch.optim.AdamW:

@@ -1,0 +1,338 @@
+"""`mmprep report`: one HTML page about a run, from its metrics.jsonl and its evaluations (RUN_DIR/eval/*.json).
+
+The page is written with the PNGs it shows beside it (``report.html``, ``*.png``) and references them by
+relative path: the PNGs are wanted as files anyway (slides, papers), the page stays small, and the folder is
+self-contained (no script, font or stylesheet from elsewhere), so it can be moved, zipped or opened offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .._version import __version__
+from ..errors import InputError
+from ..evaluate import read
+from ..evaluate.evaluation import EVAL_DIR
+from ..evaluate.metrics import TARGETS
+from ..evaluate.summary import METRIC_NAMES
+from ..train.config import load_toml, resolve
+
+REPORT_DIR = "report"
+EXAMPLES = 8
+COSINE_WARNING = 0.7  # spec 6
+A_COLOUR, B_COLOUR = "#1f77b4", "#ff7f0e"  # scenario A (text) and B (placeholder) everywhere on the page
+PASS_COLOUR, FAIL_COLOUR = "#2ca02c", "#d62728"
+
+
+def read_metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(training step records, dev evaluations) of a run, one per step: a step logged again after a resume from
+    an older checkpoint keeps its latest record."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        raise InputError(f"{run_dir} has no metrics.jsonl: is it a run directory of `mmprep train`?")
+    steps: dict[int, dict] = {}
+    dev: dict[int, dict] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{number}: not a JSON object ({e}); a run writes one object per line") from e
+        if "loss" in record:
+            steps[record["step"]] = record
+        elif "dev_bleu" in record:
+            dev[record["step"]] = record
+    return [steps[s] for s in sorted(steps)], [dev[s] for s in sorted(dev)]
+
+
+def read_evaluations(run_dir: Path) -> list[tuple[Path, dict, list[dict]]]:
+    """Every evaluation of the run that finished (its report exists), by file name."""
+    return [(path, *read(path)) for path in sorted((run_dir / EVAL_DIR).glob("*.json"))]
+
+
+def label(report: dict) -> str:
+    """A short name for an evaluation: split, mode and its option, beam."""
+    text = f"{report['split']} {report['mode']}"
+    text += f" a={report['alpha']:g}" if report["alpha"] is not None else ""
+    text += f" f={report['factor']:g}" if report["factor"] is not None else ""
+    return text + (f" beam {report['beams']}" if report["beams"] > 1 else "")
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def _save(fig, out: Path, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
+def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
+    pairs = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+    return [s for s, _ in pairs], [v for _, v in pairs]
+
+
+def plot_training(steps: list[dict], dev: list[dict], out: Path) -> str:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.plot(*_series(steps, "loss"), color="#333333", linewidth=1)
+    left.set(title="training loss", xlabel="step", ylabel="cross-entropy (label-smoothed)")
+    right.plot(*_series(dev, "dev_bleu"), marker="o", color=A_COLOUR)
+    right.set(title="dev BLEU-4 (greedy, after each epoch)", xlabel="step", ylabel="BLEU (0-100)")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+    return _save(fig, out, "training.png")
+
+
+def plot_dropout(steps: list[dict], out: Path) -> str:
+    fig, axis = plt.subplots(figsize=(10, 2.8))
+    axis.plot(*_series(steps, "text_dropout_p"), color="#8c564b")
+    axis.set(title="effective text dropout rate p", xlabel="step", ylabel="p", ylim=(-0.02, 1.02))
+    axis.grid(alpha=0.3)
+    return _save(fig, out, "text_dropout.png")
+
+
+def plot_gates(steps: list[dict], videos: list[dict] | None, out: Path) -> str:
+    fig, axes = plt.subplots(1, 2 if videos else 1, figsize=(10, 3.6), squeeze=False)
+    left = axes[0][0]
+    left.plot(*_series(steps, "gate_with_text"), color=A_COLOUR, label="batches' videos with text")
+    left.plot(*_series(steps, "gate_without_text"), color=B_COLOUR, label="without text (or dropped)")
+    left.set(title="mean gate in training", xlabel="step", ylabel="gate (mean over frames, channels)")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    if videos:
+        right = axes[0][1]
+        with_text = [v["gate"] for v in videos if v["has_text"]]
+        groups = [
+            (with_text, A_COLOUR, "with text, A (its description)"),
+            ([v["gate_without_text"] for v in videos if v["has_text"]], B_COLOUR, "with text, B (placeholder)"),
+            ([v["gate"] for v in videos if not v["has_text"]], "#7f7f7f", "without text"),
+        ]
+        bins = np.histogram_bin_edges([g for values, _, _ in groups for g in values], bins=20)  # shared widths
+        for values, colour, name in groups:
+            if values:
+                right.hist(values, bins=bins, alpha=0.55, color=colour, label=f"{name} ({len(values)})")
+        right.set(title="gate per video at evaluation", xlabel="mean gate of the video", ylabel="videos")
+        right.locator_params(axis="x", nbins=5)  # gates differ in the 3rd-4th decimal: long labels
+        right.legend(fontsize=8)
+    return _save(fig, out, "gates.png")
+
+
+def plot_mask(steps: list[dict], out: Path) -> str | None:
+    if not any(r.get("mask_cos_init") is not None for r in steps):
+        return None
+    fig, axis = plt.subplots(figsize=(10, 3.2))
+    axis.plot(*_series(steps, "mask_cos_init"), color="#9467bd", label="to its initial value (mask_init)")
+    axis.plot(*_series(steps, "mask_cos_text_mean"), color="#17becf", label="to the mean train text feature")
+    axis.axhline(COSINE_WARNING, color=FAIL_COLOUR, linestyle="--", linewidth=1, label="spec 6 warning below 0.7")
+    axis.set(title="cosine similarity of the mask embedding", xlabel="step", ylabel="cosine", ylim=(-0.05, 1.05))
+    axis.legend(fontsize=8, loc="lower left")
+    axis.grid(alpha=0.3)
+    return _save(fig, out, "mask.png")
+
+
+def plot_consistency(evaluations: list[tuple[Path, dict, list[dict]]], out: Path) -> str:
+    """One panel per metric: a bar per evaluation and subset, coloured by pass/fail, the target dashed."""
+    bars = []
+    for _, report, _ in evaluations:
+        bars.append((label(report) + " | all", report["consistency"]))
+        if report["with_text"] is not None:
+            bars.append((label(report) + " | with text", report["with_text"]["consistency"]))
+    fig, axes = plt.subplots(1, 4, figsize=(12, 1.4 + 0.32 * len(bars)), sharey=True)
+    positions = list(range(len(bars)))[::-1]  # the first evaluation on top
+    for axis, name in zip(axes, METRIC_NAMES, strict=True):
+        values = [c[name]["value"] for _, c in bars]
+        widths = [0.0 if v is None else v for v in values]
+        axis.barh(positions, widths, color=[PASS_COLOUR if c[name]["pass"] else FAIL_COLOUR for _, c in bars])
+        if name == "delta_bleu":
+            low = [w - c[name]["ci"][0] for w, (_, c) in zip(widths, bars, strict=True)]
+            high = [c[name]["ci"][1] - w for w, (_, c) in zip(widths, bars, strict=True)]
+            axis.errorbar(widths, positions, xerr=[low, high], fmt="none", ecolor="black", capsize=3)
+        target = TARGETS[name]
+        for x in [-target.threshold, target.threshold] if target.rule == "abs<" else [target.threshold]:
+            axis.axvline(x, color="black", linestyle="--", linewidth=1)
+        for y, value in zip(positions, values, strict=True):
+            # right of the bar's end, or of zero for a negative bar (its left end is where the interval is)
+            x = 0 if value is None else max(value, 0)
+            axis.text(x, y, " n/a (undefined)" if value is None else f" {value:.3g}", va="center", fontsize=7)
+        axis.set_title(f"{METRIC_NAMES[name]}\ntarget {target}", fontsize=9)
+        axis.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(positions, [b for b, _ in bars], fontsize=8)
+    return _save(fig, out, "consistency.png")
+
+
+# ---------------------------------------------------------------------------------------------- page
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans CJK SC", sans-serif; margin: 0 auto;
+       max-width: 1180px; padding: 24px; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; } figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; max-width: 60em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 4px 9px; text-align: right; vertical-align: top; }
+th { background: #f4f4f4; } td.text { text-align: left; max-width: 22em; }
+.pass { color: #1a7f1a; font-weight: 600; } .fail { color: #c0392b; font-weight: 600; }
+.a { color: #1f77b4; } .b { color: #d46a00; } .note { background: #fff8e1; padding: 8px 12px; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _verdict(passed: bool) -> str:
+    return '<span class="pass">pass</span>' if passed else '<span class="fail">FAIL</span>'
+
+
+def _figure(name: str | None, caption: str) -> str:
+    if name is None:
+        return f'<p class="note">{_e(caption)}</p>'
+    return f'<figure><img src="{_e(name)}" alt="{_e(caption)}"><figcaption>{_e(caption)}</figcaption></figure>'
+
+
+def _number(value, digits=2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _evaluation_table(report: dict) -> str:
+    subset = report["with_text"]
+    rows = ['<tr><th></th><th colspan="2">all videos</th><th colspan="2">with-text videos</th></tr>',
+            '<tr><th></th><th class="a">A (text)</th><th class="b">B (placeholder)</th>'
+            '<th class="a">A (text)</th><th class="b">B (placeholder)</th></tr>']  # fmt: skip
+    for name, key, order in [(f"BLEU-{n}", "bleu", str(n)) for n in (1, 2, 3, 4)] + [("ROUGE-L", "rouge_l", None)]:
+        cells = []
+        for part in (report, subset):
+            for suffix in ("", "_without_text"):
+                value = None if part is None else part[key + suffix]
+                cells.append(_number(value if order is None or value is None else value[order]))
+        rows.append(f"<tr><th>{name}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    quality = "<table>" + "".join(rows) + "</table>"
+    rows = ["<tr><th>consistency (spec 5)</th><th>target</th><th>all videos</th><th>with-text videos</th></tr>"]
+    for name, title in METRIC_NAMES.items():
+        cells = []
+        for part in (report, subset):
+            if part is None:
+                cells.append("n/a")
+                continue
+            metric = part["consistency"][name]
+            text = _number(metric["value"], 2 if name == "delta_bleu" else 3)
+            if "ci" in metric:
+                text += " [{:.2f}, {:.2f}]".format(*metric["ci"])
+            cells.append(f"{text} {_verdict(metric['pass'])}")
+        rows.append(f"<tr><th>{_e(title)}</th><td>{_e(TARGETS[name])}</td><td>{cells[0]}</td><td>{cells[1]}</td></tr>")
+    verdicts = [_verdict(p["consistency"]["pass"]) if p else "n/a" for p in (report, subset)]
+    rows.append(f"<tr><th>all four</th><td></td><td>{verdicts[0]}</td><td>{verdicts[1]}</td></tr>")
+    return quality + "<table>" + "".join(rows) + "</table>"
+
+
+def _examples(videos: list[dict]) -> str:
+    """The with-text videos where A and B differ most in sentence BLEU (ties by id): there text matters."""
+    with_text = [v for v in videos if v["has_text"]]
+    chosen = sorted(with_text, key=lambda v: (-abs(v["sentence_bleu"] - v["sentence_bleu_without_text"]), v["id"]))
+    rows = ['<tr><th>id</th><th>reference</th><th class="a">A (with its description)</th><th>BLEU</th>'
+            '<th class="b">B (placeholder)</th><th>BLEU</th></tr>']  # fmt: skip
+    for v in chosen[:EXAMPLES]:
+        rows.append(
+            f'<tr><td class="text">{_e(v["id"])}</td><td class="text">{_e(v["reference"])}</td>'
+            f'<td class="text a">{_e(v["hypothesis"]) or "<i>(empty)</i>"}</td><td>{v["sentence_bleu"]:.1f}</td>'
+            f'<td class="text b">{_e(v["hypothesis_without_text"]) or "<i>(empty)</i>"}</td>'
+            f"<td>{v['sentence_bleu_without_text']:.1f}</td></tr>"
+        )
+    if len(rows) == 1:
+        return '<p class="note">No video of this split has a description, so A and B are the same everywhere.</p>'
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _run_summary(config: dict, steps: list[dict], dev: list[dict]) -> str:
+    best = max(dev, key=lambda r: r["dev_bleu"], default=None)
+    items = [
+        ("placeholder", config["placeholder"] + (f" (schedule {config['placeholder_schedule']})"
+                                                 if config["placeholder_schedule"] else "")),
+        ("text dropout", config["text_dropout"]),
+        ("backbone", config["backbone"]),
+        ("steps logged", steps[-1]["step"] if steps else 0),
+        ("epochs", config["epochs"]),
+        ("lr", config["lr"]),
+        ("seed", config["seed"]),
+        ("best dev BLEU-4", "n/a" if best is None else f"{best['dev_bleu']:.2f} at step {best['step']}"),
+    ]  # fmt: skip
+    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td class='text'>{_e(v)}</td></tr>" for k, v in items) + "</table>"
+
+
+CAPTIONS = {
+    "training": "Training loss per logged step (left) and dev BLEU-4 after each epoch (right); the best checkpoint "
+    "is the one with the highest dev BLEU.",
+    "dropout": "Effective text dropout rate p per step (spec 2-3): the share of with-text samples treated as "
+    "missing. Adaptive dropout is nearly constant when every batch has the same with-text share.",
+    "gates": "The fusion gate (spec 3, 6). Left: mean gate in training for samples with text and without. Right: "
+    "each evaluated video's mean gate: with-text videos given their description (A) and the placeholder (B), and "
+    "videos without text. A missing-aware gate should open less without text.",
+    "mask": "Cosine similarity of the mask embedding to its initial value and to the mean real text feature "
+    "(spec 6: below 0.7 is a warning).",
+    "no_mask": "This run has no mask embedding (its placeholder is not a mask), so there is no mask plot.",
+    "consistency": "Consistency metrics of every evaluation, over all videos and over the with-text videos; green "
+    "passes, red fails; dashed: the source's target; delta BLEU with its 95 % paired-bootstrap interval.",
+    "scenarios": "Scenario <span class='a'>A</span> gives each video its real description where it has one; "
+    "scenario <span class='b'>B</span> gives every video the placeholder. Only the with-text videos can differ "
+    "between them, so the with-text columns are the informative ones. BLEU and ROUGE-L are on 0-100 (sacrebleu, "
+    "Chinese tokenisation).",
+}
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write ``report.html`` and its PNGs into ``out`` (default ``RUN_DIR/report``); returns the page's path."""
+    run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / REPORT_DIR
+    config_path = run_dir / "config.toml"
+    if not config_path.exists():
+        raise InputError(f"{run_dir} is not a run directory of `mmprep train` (no config.toml)")
+    config = resolve(load_toml(config_path), {})
+    steps, dev = read_metrics(run_dir)
+    evaluations = read_evaluations(run_dir)
+    # The gate histogram and the examples come from the missing-aware evaluation when there is one.
+    main_eval = next((e for e in evaluations if e[1]["mode"] == "missing-aware"), next(iter(evaluations), None))
+    out.mkdir(parents=True, exist_ok=True)
+    mask_plot = plot_mask(steps, out)
+    parts = [
+        f"<h1>mmprep run report: {_e(run_dir.name)}</h1>",
+        f'<p class="meta">{_e(run_dir.resolve())} &middot; mmprep {_e(__version__)}</p>',
+        _run_summary(config, steps, dev),
+        "<h2>Training</h2>",
+        _figure(plot_training(steps, dev, out), CAPTIONS["training"]),
+        _figure(plot_dropout(steps, out), CAPTIONS["dropout"]),
+        "<h2>Missing-text machinery</h2>",
+        _figure(plot_gates(steps, main_eval[2] if main_eval else None, out), CAPTIONS["gates"]),
+        _figure(mask_plot, CAPTIONS["mask" if mask_plot else "no_mask"]),
+        "<h2>Evaluation and consistency (spec 5)</h2>",
+    ]
+    if not evaluations:
+        parts.append(
+            f'<p class="note">No evaluation yet: run <code>mmprep eval {_e(run_dir)}</code>, then '
+            f"<code>mmprep report {_e(run_dir)}</code> again.</p>"
+        )
+    else:
+        parts += [
+            f"<p>{CAPTIONS['scenarios']}</p>",
+            _figure(plot_consistency(evaluations, out), CAPTIONS["consistency"]),
+        ]
+        for path, report, _ in evaluations:
+            parts.append(
+                f"<h3>{_e(label(report))} <small class='meta'>({_e(path.name)}: {report['n']} videos, "
+                f"{report['n_with_text']} with text; {report['checkpoint']} checkpoint, step {report['step']})</small></h3>"
+            )
+            parts.append(_evaluation_table(report))
+        parts += [f"<h2>Example translations, A vs B ({_e(label(main_eval[1]))})</h2>", _examples(main_eval[2])]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>mmprep report: {_e(run_dir.name)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body>\n</html>\n"
+    )
+    target = out / "report.html"
+    target.write_text(page, encoding="utf-8")
+    return target

@@ -1,0 +1,98 @@
+"""`mmprep ablate`: a 2 x 2 grid trained and evaluated, compared, and resumed after cells are deleted."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+
+from prep.analysis.ablate import Ablation, Cell, _spread, parse_grid
+from prep.errors import InputError
+
+SETTINGS = ["backbone=tiny", "tiny_d_model=32", "tiny_layers=1", "tiny_heads=2", "tiny_vocab_size=200", "batch_size=8",
+            "pose_stride=4", "max_target_length=16", "eval_max_videos=2", "log_every=1", "lr=5e-4"]  # fmt: skip
+
+
+def ablate_args(store, out, *extra):
+    args = ["ablate", "--store", store, "--out", out, "--grid", "placeholder=zero,mask+indicator",
+            "--grid", "text_dropout=none,0.3", "--steps", "2", "-q", *extra]  # fmt: skip
+    for setting in SETTINGS:
+        args += ["--set", setting]
+    return args
+
+
+def results(out) -> list[dict]:
+    with open(out / "results.csv", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_path, cli):
+    out = tmp_path / "ablation"
+    result = cli(*ablate_args(synth_store, out))
+    assert "4 cells (0 finished before, 4 to run)" in result.stderr
+    names = sorted(p.name for p in (out / "cells").iterdir())
+    assert names == [
+        "placeholder=mask+indicator,text_dropout=0.3,seed=0", "placeholder=mask+indicator,text_dropout=none,seed=0",
+        "placeholder=zero,text_dropout=0.3,seed=0", "placeholder=zero,text_dropout=none,seed=0",
+    ]  # fmt: skip
+    config = (out / "cells" / names[1] / "run" / "config.toml").read_text()
+    assert 'placeholder = "mask+indicator"' in config and 'text_dropout = "none"' in config
+    assert "max_steps = 2" in config and "seed = 0" in config and "tiny_d_model = 32" in config
+    rows = results(out)
+    assert [(r["placeholder"], r["text_dropout"]) for r in rows] == [
+        ("zero", "none"), ("zero", "0.3"), ("mask+indicator", "none"), ("mask+indicator", "0.3")
+    ]  # fmt: skip
+    assert all(r["step"] == "2" and float(r["bleu4"]) >= 0 and r["with_text_kl"] for r in rows)
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert (
+        sum(line.startswith("| ") for line in summary.splitlines()) == 5
+        and "| placeholder | text_dropout | seeds | best dev BLEU-4" in summary
+    )
+    assert summary in result.output  # the table is printed too
+    assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+    # Resume: a cell whose evaluation is gone is evaluated again (its training is finished); a deleted cell is
+    # trained again; the other two are not touched. This time on a local dask cluster of one worker.
+    kept = {n: (out / "cells" / n / "run" / "eval" / "dev-missing-aware.json").stat().st_mtime_ns for n in names[2:]}
+    (out / "cells" / names[0] / "run" / "eval" / "dev-missing-aware.json").unlink()
+    shutil.rmtree(out / "cells" / names[1])
+    result = cli(*ablate_args(synth_store, out, "--workers", "1"))
+    assert "4 cells (2 finished before, 2 to run)" in result.stderr
+    for n in names[2:]:
+        assert (out / "cells" / n / "run" / "eval" / "dev-missing-aware.json").stat().st_mtime_ns == kept[n]
+    again = results(out)
+    assert again[:2] == rows[:2]  # the untouched cells (zero placeholder)
+    # The dask worker runs torch on one thread, this process on two: the same to float rounding, not bit for bit.
+    assert [(r["placeholder"], r["text_dropout"], r["step"]) for r in again[2:]] == [
+        (r["placeholder"], r["text_dropout"], r["step"]) for r in rows[2:]
+    ]
+    assert all(
+        float(a["with_text_kl"]) == pytest.approx(float(b["with_text_kl"]), rel=0.05)
+        for a, b in zip(again[2:], rows[2:], strict=True)
+    )
+
+    assert "4 cells (4 finished before, 0 to run)" in cli(*ablate_args(synth_store, out)).stderr
+    other = ablate_args(synth_store, out)
+    other[other.index("--steps") + 1] = "3"
+    assert "holds another ablation (it differs in: steps)" in cli(*other, expect=1).output
+
+
+def test_grid_and_seed_rules(synth_store):
+    assert parse_grid(["placeholder=zero,mask", "lr=1e-3,3e-4", "bucket=true,false"]) == {
+        "placeholder": ["zero", "mask"], "lr": [0.001, 0.0003], "bucket": [True, False]
+    }  # fmt: skip
+    with pytest.raises(InputError, match="unknown training option 'placeholdr'"):
+        parse_grid(["placeholdr=zero"])
+    with pytest.raises(InputError, match="--grid seed: not a grid option; set it with --seeds"):
+        parse_grid(["seed=1,2"])
+    with pytest.raises(InputError, match="lr=fast: not a number"):
+        parse_grid(["lr=fast"])
+    ablation = Ablation(synth_store, {"placeholder": ["zero", "mask"]}, {"seed": 5}, seeds=2, steps=None)
+    assert [c.name for c in ablation.cells()] == ["placeholder=zero,seed=5", "placeholder=zero,seed=6",
+                                                  "placeholder=mask,seed=5", "placeholder=mask,seed=6"]  # fmt: skip
+    with pytest.raises(InputError, match=r"(?s)cell placeholder=zeros,seed=0: .*'zeros' is not one of"):
+        Ablation(synth_store, {"placeholder": ["zeros"]}, {}, 1, None).config(Cell((("placeholder", "zeros"),), 0))
+    with pytest.raises(InputError, match="--mode conservative needs --alpha"):
+        Ablation(synth_store, {"placeholder": ["zero"]}, {}, 1, None, mode="conservative")
+    assert _spread([1.0, 2.0, 3.0], ".2f") == "2.00 ± 1.00" and _spread([None], ".2f") == "n/a"

@@ -1,0 +1,200 @@
+"""PoseDataset and collate on a store built from real MediaPipe output (tests/fixtures/pose/*.pose)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import FIXTURES, pose_file_result
+
+import prep
+from prep.data.normalize import FALLBACK_SHOULDER_WIDTH, normalize
+from prep.errors import InputError, StoreError
+from prep.layout import upper_points
+
+SHOULDERS = (11, 12)  # POSE.LEFT_SHOULDER, POSE.RIGHT_SHOULDER in the holistic layout
+TEXT_DIM = 8
+
+
+def variant(result, video_id, **changes):
+    """A copy of an extraction result under another id, with some arrays replaced."""
+    fields = {k: getattr(result, k) for k in result.__dataclass_fields__}
+    return prep.VideoResult(**{**fields, "id": video_id, **changes})
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory):
+    """train: the real 97-frame example, and the same video zoomed and shifted in its frame; dev: 30 frames of it.
+    The zoomed copy has a description (random text features)."""
+    url = str(tmp_path_factory.mktemp("real") / "real.zarr")
+    example, layout = pose_file_result(FIXTURES / "pose" / "example.pose", "example")
+    seen = example.conf > 0
+    pixels = example.xyz * np.array([example.width, example.height, example.width], dtype=np.float32)
+    zoomed = (pixels * 1.5 + np.array([40.0, -20.0, 0.0], dtype=np.float32)) / np.array(
+        [example.width, example.height, example.width], dtype=np.float32
+    )
+    zoomed[~seen] = 0
+    short = variant(example, "short", n_frames=30, xyz=example.xyz[:30], conf=example.conf[:30], time=example.time[:30])
+    videos = [example, variant(example, "zoomed", xyz=zoomed), short]
+    with prep.open_store(url, mode="a") as store:
+        store.upsert_rows(
+            [{"id": v.id, "split": "dev" if v.id == "short" else "train", "translation": f"t-{v.id}"} for v in videos]
+        )
+        store.set_layout(layout)
+        store.commit_videos(videos)
+        has_text = np.array([vid == "zoomed" for vid in store.ids])
+        features = np.where(has_text[:, None], np.random.default_rng(0).normal(size=(3, TEXT_DIM)), 0)
+        store.write_text(has_text, ["a description" if t else "" for t in has_text], features, {"dim": TEXT_DIM})
+    return url
+
+
+def test_items_carry_what_the_issue_lists(real_store):
+    ds = prep.PoseDataset(real_store)  # train, upper, normalised
+    assert len(ds) == 2 and ds.ids == ["example", "zoomed"]
+    assert ds.has_text.tolist() == [False, True] and ds.lengths.tolist() == [97, 97]
+    item = ds[1]
+    assert item["keypoints"].shape == (97, 125, 3) and item["conf"].shape == (97, 125)
+    assert item["length"] == 97 and item["has_text"] and item["translation"] == "t-zoomed"
+    assert item["text"].shape == (TEXT_DIM,) and ds[0]["text"] is None
+    assert ds.point_names == upper_points()
+
+
+def test_normalisation_centres_on_the_shoulders_in_shoulder_widths(real_store):
+    item = prep.PoseDataset(real_store, points="all")[0]
+    xyz, conf = item["keypoints"], item["conf"]
+    left, right = xyz[:, SHOULDERS[0], :2], xyz[:, SHOULDERS[1], :2]
+    both = (conf[:, SHOULDERS[0]] > 0) & (conf[:, SHOULDERS[1]] > 0)
+    assert both.sum() > 90
+    np.testing.assert_allclose(((left + right) / 2)[both].mean(axis=0), 0, atol=1e-5)
+    assert np.linalg.norm(left - right, axis=1)[both].mean() == pytest.approx(1, abs=1e-5)
+    assert np.isfinite(xyz).all()
+    missing = conf == 0
+    assert missing.any() and not xyz[missing].any(), "missing points stay exactly 0"
+
+
+def test_normalisation_removes_where_and_how_big_the_signer_is_in_the_frame(real_store):
+    ds = prep.PoseDataset(real_store, points="all")
+    original, zoomed = ds[0], ds[1]
+    np.testing.assert_allclose(zoomed["keypoints"], original["keypoints"], atol=1e-4)
+    raw = prep.PoseDataset(real_store, points="all", normalize=False)
+    assert not np.allclose(raw[1]["keypoints"], raw[0]["keypoints"], atol=1e-2)
+
+
+def test_a_video_without_shoulders_still_gives_finite_values(data_dir):
+    example, _ = pose_file_result(data_dir / "pose" / "example.pose", "example")
+    conf = example.conf.copy()
+    conf[:, list(SHOULDERS)] = 0
+    out = normalize(example.xyz, conf, example.width, example.height, SHOULDERS)
+    assert np.isfinite(out).all()
+    seen = conf > 0
+    np.testing.assert_allclose(out[seen][:, :2].mean(axis=0), 0, atol=1e-4)  # centred on its detected points
+    pixels = example.xyz[seen][:, 0] * example.width
+    spread = np.ptp(out[seen][:, 0]) * FALLBACK_SHOULDER_WIDTH * example.width
+    assert spread == pytest.approx(np.ptp(pixels), rel=1e-4)  # in thirds of the frame width
+
+    nothing = normalize(np.zeros_like(example.xyz), np.zeros_like(conf), example.width, example.height, SHOULDERS)
+    assert np.isfinite(nothing).all() and not nothing.any()
+
+
+def test_point_subsets(real_store):
+    ds = prep.PoseDataset(real_store, points=["RIGHT_HAND.WRIST", "POSE.NOSE", "FACE.13"], normalize=False)
+    assert ds.point_names == ["RIGHT_HAND.WRIST", "POSE.NOSE", "FACE.13"]
+    full = prep.PoseDataset(real_store, points="all", normalize=False)
+    np.testing.assert_array_equal(ds[0]["keypoints"], full[0]["keypoints"][:, [522, 0, 33 + 13]])
+    with pytest.raises(InputError, match=r"unknown point name\(s\) 'POSE.LEFT_HAND'.*'POSE.LEFT_SHOULDER'"):
+        prep.PoseDataset(real_store, points=["POSE.LEFT_HAND"])
+    with pytest.raises(InputError, match="'all', 'upper' or a list"):
+        prep.PoseDataset(real_store, points="hands")
+
+
+def test_upper_face_points_are_mediapipes_lips_and_eyebrows():
+    from mediapipe.python.solutions import face_mesh_connections as mesh
+
+    expected = {
+        i
+        for edges in (mesh.FACEMESH_LIPS, mesh.FACEMESH_LEFT_EYEBROW, mesh.FACEMESH_RIGHT_EYEBROW)
+        for edge in edges
+        for i in edge
+    }
+    face = {int(name.split(".")[1]) for name in upper_points() if name.startswith("FACE.")}
+    assert face == expected
+
+
+def test_max_frames_takes_the_middle_of_equal_segments(real_store):
+    full = prep.PoseDataset(real_store, normalize=False)[0]
+    ds = prep.PoseDataset(real_store, normalize=False, max_frames=10)
+    assert ds.lengths.tolist() == [10, 10]
+    middle = [int((k + 0.5) * 97 / 10) for k in range(10)]
+    np.testing.assert_array_equal(ds[0]["keypoints"], full["keypoints"][middle])
+    np.testing.assert_array_equal(ds[0]["keypoints"], ds[0]["keypoints"])
+    assert prep.PoseDataset(real_store, split="dev", max_frames=50)[0]["length"] == 30  # shorter: untouched
+
+
+def test_random_frames_follow_torchs_seed(real_store):
+    full = prep.PoseDataset(real_store, normalize=False)[0]["keypoints"]
+    ds = prep.PoseDataset(real_store, normalize=False, max_frames=10, random_frames=True)
+
+    def frames():
+        picked = ds[0]["keypoints"]
+        return [int(np.flatnonzero((full == picked[k]).all(axis=(1, 2)))[0]) for k in range(10)]
+
+    torch.manual_seed(5)
+    first = frames()
+    torch.manual_seed(5)
+    assert frames() == first
+    assert all(int(k * 9.7) <= f < (k + 1) * 9.7 for k, f in enumerate(first)), "one frame per segment"
+    assert any(frames() != first for _ in range(5))
+
+
+def test_cache_gives_the_same_items_in_float16(real_store):
+    plain = prep.PoseDataset(real_store)
+    cached = prep.PoseDataset(real_store, cache=True)
+    assert cached.cache_bytes == 2 * 97 * 125 * 4 * 2
+    for a, b in zip(plain.__getitems__([0, 1]), cached.__getitems__([0, 1]), strict=True):
+        np.testing.assert_allclose(b["keypoints"], a["keypoints"], atol=2e-3, rtol=1e-3)
+        np.testing.assert_array_equal(b["conf"], a["conf"].astype(np.float16))
+        assert b["keypoints"].dtype == np.float16 and not b["keypoints"].flags.writeable  # a view into the cache
+    batch = prep.collate(cached.__getitems__([0, 1]))
+    assert batch["keypoints"].dtype == torch.float32 and batch["conf"].dtype == torch.float32
+    expected = prep.collate(plain.__getitems__([0, 1]))["keypoints"]
+    torch.testing.assert_close(batch["keypoints"], expected, atol=2e-3, rtol=1e-3)
+
+
+def test_collate_pads_and_masks(real_store):
+    train = prep.PoseDataset(real_store)
+    dev = prep.PoseDataset(real_store, split="dev")
+    batch = prep.collate([dev[0], *train.__getitems__([0, 1])])
+    assert batch["keypoints"].shape == (3, 97, 125, 3) and batch["conf"].shape == (3, 97, 125)
+    assert batch["lengths"].tolist() == [30, 97, 97] and batch["mask"].sum(dim=1).tolist() == [30, 97, 97]
+    assert not batch["keypoints"][0, 30:].any() and not batch["mask"][0, 30:].any()
+    assert batch["has_text"].tolist() == [False, False, True]
+    assert batch["text"].shape == (3, TEXT_DIM) and not batch["text"][:2].any()
+    np.testing.assert_allclose(batch["text"][2].numpy(), train[1]["text"])
+    assert batch["ids"] == ["short", "example", "zoomed"] and batch["translations"][0] == "t-short"
+
+
+def test_dataloader_with_the_sampler_and_a_worker(real_store):
+    ds = prep.PoseDataset(real_store, cache=True)
+    sampler = prep.StratifiedBatchSampler(ds.has_text, batch_size=2)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=prep.collate, num_workers=1)
+    batches = list(loader)
+    assert len(batches) == 1 and sorted(batches[0]["ids"]) == ["example", "zoomed"]
+    assert batches[0]["has_text"].sum() == 1
+
+
+def test_refined_face_store_and_missing_split(tmp_path, data_dir):
+    url = str(tmp_path / "refined.zarr")
+    results = [
+        pose_file_result(data_dir / "pose" / f"{name}.pose", name)
+        for name in ("7731febd6afbbe90f806a4434c282016", "6fb01565da31c5500d1ef2cd2906b06b")
+    ]
+    with prep.open_store(url, mode="a") as store:
+        store.upsert_rows([{"id": r.id, "split": "train", "translation": "x"} for r, _ in results])
+        store.set_layout(results[0][1])
+        store.commit_videos([r for r, _ in results])
+    ds = prep.PoseDataset(url)
+    assert ds.lengths.tolist() == [18, 5] and ds[0]["keypoints"].shape == (18, 125, 3)
+    assert np.isfinite(ds[0]["keypoints"]).all() and ds[0]["text_dim"] == 0
+    assert prep.collate(ds.__getitems__([0, 1]))["text"].shape == (2, 0)
+    with pytest.raises(StoreError, match="no extracted \\(ok\\) videos in split 'test'"):
+        prep.PoseDataset(url, split="test")

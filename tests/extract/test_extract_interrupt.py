@@ -1,0 +1,136 @@
+"""Extractions that do not end well: kill -9, Ctrl-C, a worker process that crashes. Real processes, real signals.
+
+After each, the store is valid, and the next run finishes the job with the result an uninterrupted run gives
+(every copy of the sample holds exactly MediaPipe's landmarks of its first FRAMES frames).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+import prep
+from prep.extract.run import CRASH_ON_ENV
+from prep.store import validate
+
+MMPREP = str(Path(sys.executable).with_name("mmprep"))
+FRAMES = 12
+COPIES = 4
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory, sample_video) -> Path:
+    root = tmp_path_factory.mktemp("copies")
+    for i in range(COPIES):
+        shutil.copy(sample_video, root / f"copy{i}.mp4")
+    return root
+
+
+def start_extract(videos: Path, url: str, *extra: str) -> subprocess.Popen:
+    """`mmprep extract` in its own process group, as a shell would start it."""
+    command = [MMPREP, "extract", str(videos), "--store", url, "-q", "--max-frames", str(FRAMES), *extra]
+    return subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_first_commit(url: str, process: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
+    """Wait until the running extraction has committed a video; returns its child processes (the workers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if (prep.open_store(url).column("status") == "ok").any():
+                return psutil.Process(process.pid).children(recursive=True)
+        except Exception:  # the store is being created or written while we look
+            pass
+        time.sleep(0.1)
+    raise AssertionError("no video was committed in time")
+
+
+def assert_gone(processes: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(processes, timeout=30)
+    for process in alive:  # don't leave them behind, but fail: nothing may outlive the run
+        process.kill()
+    assert not alive, f"processes outlived the run: {alive}"
+
+
+def assert_finished_like_an_uninterrupted_run(url: str, reference) -> None:
+    store = prep.open_store(url)
+    assert validate(store) == []
+    assert sorted(store.ids) == [f"copy{i}" for i in range(COPIES)]
+    for video_id in store.ids:
+        xyz, conf = store.pose(video_id)
+        assert np.array_equal(xyz, reference.xyz[:FRAMES]) and np.array_equal(conf, reference.conf[:FRAMES])
+
+
+def interrupted_state(url: str) -> np.ndarray:
+    store = prep.open_store(url)
+    assert validate(store) == []
+    status = store.column("status")
+    assert (status == "ok").any() and (status == "pending").any(), status  # stopped mid-run
+    return status
+
+
+def test_kill_9_then_unlock_and_rerun(copies, tmp_path, sample_landmarks, cli):
+    url = str(tmp_path / "killed.zarr")
+    process = start_extract(copies, url, "--workers", "1")
+    workers = wait_for_first_commit(url, process)
+    process.kill()
+    process.wait()
+    assert_gone(workers)  # a worker exits when the process that started it dies
+    done = int((interrupted_state(url) == "ok").sum())
+
+    result = cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES, expect=1)
+    assert "stale writer lock" in result.output and f"mmprep unlock --store {url}" in result.output
+    assert f"broke the lock of pid {process.pid}" in cli("unlock", "--store", url).output
+    result = cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES)
+    assert (
+        f"extracted {COPIES - done} (ok {COPIES - done}" in result.output
+        and f"skipped {done} unchanged" in result.output
+    )
+    assert_finished_like_an_uninterrupted_run(url, sample_landmarks)
+
+
+def test_ctrl_c_releases_the_lock_and_stops_the_workers(copies, tmp_path, sample_landmarks, cli):
+    url = str(tmp_path / "interrupted.zarr")
+    process = start_extract(copies, url, "--workers", "1")
+    workers = wait_for_first_commit(url, process)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted: everything committed so far is kept" in stderr
+    assert not Path(url + ".lock").exists()
+    assert_gone(workers)
+    interrupted_state(url)
+
+    cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES)
+    assert_finished_like_an_uninterrupted_run(url, sample_landmarks)
+
+
+def test_a_crashing_worker_costs_only_its_video(tmp_path, sample_video, cli, store_url):
+    """The fault-injection hook makes a worker die by SIGSEGV on crash.mp4, as a crashing MediaPipe would.
+    (A process of its own: local workers take their environment from the first cluster a process starts.)"""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("crash.mp4", "fine.mp4"):
+        shutil.copy(sample_video, videos / name)
+    command = [MMPREP, "extract", str(videos), "--store", store_url, "-q", "--max-frames", "3"]
+    crashing = subprocess.run(command, env={**os.environ, CRASH_ON_ENV: "crash.mp4"}, capture_output=True, text=True)
+    assert crashing.returncode == 3, crashing.stderr
+    assert "crash: the worker process died 2 times while extracting this video" in crashing.stderr
+    store = prep.open_store(store_url)
+    assert store.video("fine")["status"] == "ok" and store.video("fine")["n_frames"] == 3
+    assert store.video("crash")["status"] == "failed" and store.video("crash")["fingerprint"] == ""
+    assert validate(store) == []
+
+    # The crash does not recur: the next run tries the video again.
+    result = cli("extract", videos, "--store", store_url, "-q", "--max-frames", "3")
+    assert "extracted 1 (ok 1" in result.output and "skipped 1 unchanged" in result.output

@@ -1,0 +1,163 @@
+"""The missing-modality mechanisms at the module level (spec sections 1-3)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import MT5Config, MT5ForConditionalGeneration
+
+from prep.model.fusion import GatedFusion, TextPlaceholder
+from prep.model.pose_encoder import PoseEncoder
+from prep.model.strategies import PlaceholderSchedule, TextDropout
+from prep.model.translation import ModelConfig, SignTranslationModel
+
+P, DT = 7, 12  # points, text feature width
+
+
+def tiny_backbone(d_model=16) -> MT5ForConditionalGeneration:
+    torch.manual_seed(0)
+    config = MT5Config(vocab_size=40, d_model=d_model, d_ff=32, d_kv=8, num_layers=1, num_decoder_layers=1,
+                       num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)  # fmt: skip
+    return MT5ForConditionalGeneration(config)
+
+
+def make_batch(b=4, t=9, has_text=(True, False, True, False), seed=0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor([t, t - 2, t - 4, t][:b])
+    mask = (torch.arange(t)[None, :] < lengths[:, None]).float()
+    present = torch.tensor(has_text[:b])
+    text = torch.randn(b, DT, generator=g) * present[:, None]
+    return {"keypoints": torch.randn(b, t, P, 3, generator=g) * mask[..., None, None],
+            "conf": torch.ones(b, t, P) * mask[..., None], "mask": mask, "lengths": lengths,
+            "text": text, "has_text": present}  # fmt: skip
+
+
+def labels(b=4) -> torch.Tensor:
+    return torch.tensor([[5, 6, 7, 1], [8, 9, 1, -100], [5, 5, 1, -100], [7, 1, -100, -100]])[:b]
+
+
+def model_for(placeholder: str, mask_init=None, **kw) -> SignTranslationModel:
+    torch.manual_seed(1)
+    mask_init = torch.full((DT,), 0.5) if mask_init is None else mask_init
+    return SignTranslationModel(tiny_backbone(), ModelConfig(P, DT, placeholder=placeholder, **kw), mask_init)
+
+
+def test_zero_placeholder_path_receives_no_gradient():
+    model = model_for("zero")
+    batch = make_batch(has_text=(False, False, False, False))
+    model(batch, labels())["loss"].backward()
+    assert model.placeholder.mask is None  # nothing to learn in the placeholder itself
+    assert torch.count_nonzero(model.fusion.text_proj.weight.grad) == 0
+    d = model.backbone.config.d_model
+    assert torch.count_nonzero(model.fusion.gate.weight.grad[:, d : 2 * d]) == 0
+    assert model.pose_encoder.frame[0].weight.grad.abs().sum() > 0
+
+
+def test_mask_embedding_gets_gradient_and_moves():
+    model = model_for("mask")
+    start = model.placeholder.mask.detach().clone()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(3):  # the gate starts with zero weights; after a step the mask's gradient is non-zero
+        optimizer.zero_grad()
+        model(make_batch(), labels())["loss"].backward()
+        optimizer.step()
+    assert model.placeholder.mask.grad.abs().sum() > 0
+    assert not torch.allclose(model.placeholder.mask, start)
+
+
+def test_mask_starts_at_mask_init():
+    init = torch.arange(DT, dtype=torch.float32)
+    model = model_for("mask+indicator", mask_init=init)
+    torch.testing.assert_close(model.placeholder.mask.detach()[0], init)
+
+
+@pytest.mark.parametrize("indicator", [True, False])
+def test_indicator_changes_the_gate_only_when_enabled(indicator):
+    fusion = GatedFusion(d_model=8, text_dim=8, indicator=indicator)
+    torch.nn.init.normal_(fusion.gate.weight)
+    pose, text = torch.randn(2, 5, 8), torch.randn(1, 8).expand(2, 8)
+    _, gate = fusion(pose[:1].expand(2, -1, -1), text, torch.tensor([True, False]))
+    differs = (gate[0] - gate[1]).abs().max().item() > 1e-3
+    assert differs is indicator
+
+
+def test_gate_starts_nearly_closed_and_scales():
+    fusion = GatedFusion(d_model=8, text_dim=8, indicator=True)
+    pose, text = torch.randn(2, 5, 8), torch.randn(2, 8)
+    _, gate = fusion(pose, text, torch.tensor([True, True]))
+    assert torch.allclose(gate, torch.sigmoid(torch.tensor(-4.0)))
+    _, scaled = fusion(pose, text, torch.tensor([True, True]), gate_scale=torch.tensor([0.5, 0.0]))
+    torch.testing.assert_close(scaled[0], gate[0] * 0.5)
+    assert torch.count_nonzero(scaled[1]) == 0
+    fused_off, _ = fusion(pose, text, torch.tensor([True, True]), gate_scale=torch.zeros(2))
+    torch.testing.assert_close(fused_off, pose)  # a zero gate is the pose-only model
+
+
+def test_noise_placeholder_is_fresh_in_training_and_fixed_in_eval():
+    placeholder = TextPlaceholder(DT, ("noise",))
+    text, absent = torch.zeros(3, DT), torch.zeros(3, dtype=torch.bool)
+    assert not torch.equal(placeholder(text, absent), placeholder(text, absent))
+    placeholder.eval()
+    first = placeholder(text, absent)
+    assert torch.equal(first, placeholder(text, absent)) and torch.equal(first[0], first[2])
+    assert 0.02 < first.std().item() < 0.5  # noise_scale 0.1
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+def test_pose_encoder_ignores_padding(stride):
+    encoder = PoseEncoder(P, 16, stride=stride).eval()
+    batch = make_batch(b=2, t=9)  # the second video has 7 frames
+    steps = -(-7 // stride)
+    alone = {k: v[1:2, :7] for k, v in batch.items() if k in ("keypoints", "conf", "mask")}
+    together, mask = encoder(batch["keypoints"], batch["conf"], batch["mask"])
+    assert mask[1].sum() == steps and together.shape[1] == -(-9 // stride)
+    single, _ = encoder(alone["keypoints"], alone["conf"], alone["mask"])
+    torch.testing.assert_close(single[0], together[1, :steps])
+
+
+def test_fixed_dropout_rate_matches_p_empirically():
+    dropout = TextDropout(mode="fixed", rate=0.3)
+    generator = torch.Generator().manual_seed(0)
+    has_text = torch.ones(20_000, dtype=torch.bool)
+    kept, p = dropout(has_text, generator)
+    assert p == 0.3 and abs((~kept).float().mean().item() - 0.3) < 0.015
+    missing = torch.zeros(10, dtype=torch.bool)
+    assert not dropout(missing, generator)[0].any()  # never turns missing text into text
+
+
+def test_batch_coin_drops_all_or_nothing():
+    dropout = TextDropout(mode="fixed", rate=0.5, unit="batch")
+    generator = torch.Generator().manual_seed(0)
+    outcomes = [dropout(torch.ones(8, dtype=torch.bool), generator)[0] for _ in range(200)]
+    assert all(o.all() or not o.any() for o in outcomes)
+    assert 60 < sum(not o.any() for o in outcomes) < 140
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.5, 0.8])
+def test_adaptive_formula(missing):
+    dropout = TextDropout(mode="adaptive", base=0.2, lam=2.0)
+    n = 10
+    has_text = torch.arange(n) >= round(missing * n)
+    assert dropout.probability(has_text) == pytest.approx(0.2 * (1 + 2.0 * missing))
+
+
+def test_schedule_switches_on_epoch_boundaries():
+    schedule = PlaceholderSchedule.parse("1:zero,11:mask,21:alternate")
+    assert [schedule.kind(e, 0) for e in (1, 10, 11, 20)] == ["zero", "zero", "mask", "mask"]
+    assert [schedule.kind(21, s) for s in range(4)] == ["zero", "mask", "zero", "mask"]
+    assert schedule.kinds == ("zero", "mask")
+    with pytest.raises(ValueError, match="start at epoch 1"):
+        PlaceholderSchedule.parse("2:zero")
+    with pytest.raises(ValueError, match="EPOCH:KIND"):
+        PlaceholderSchedule.parse("1:zeros")
+
+
+def test_scenario_b_uses_the_placeholder_even_with_text():
+    model = model_for("mask+indicator").eval()
+    batch = make_batch(has_text=(True, True, True, True))
+    a, _, _ = model.fuse(batch)
+    b, _, _ = model.fuse(batch, present=torch.zeros(4, dtype=torch.bool))
+    none_text = dict(batch, text=torch.zeros_like(batch["text"]), has_text=torch.zeros(4, dtype=torch.bool))
+    c, _, _ = model.fuse(none_text)
+    torch.testing.assert_close(b, c)  # the real text is ignored entirely in scenario B
+    assert not torch.allclose(a, b)

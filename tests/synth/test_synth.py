@@ -1,0 +1,128 @@
+"""mmprep synth: a real store from the documented generator, deterministic, with truly ambiguous sign pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+import prep
+import prep.synth as synth
+from prep.errors import StoreError
+from prep.store import validate
+from prep.synth import SynthConfig, make_video, plan, sentence, video_pose, vocabulary, write_synth
+
+
+def arrays(url: str) -> dict[str, np.ndarray]:
+    store = prep.open_store(url)
+    pose = zarr.open_group(url, mode="r")["pose"]  # the raw arrays, as written
+    out = {name: pose[name][:] for name in ("xyz", "conf", "time")}
+    for column in ("id", "split", "translation", "gloss", "description", "n_frames", "frame_offset", "status"):
+        out[column] = store.column(column)
+    return out
+
+
+def test_same_seed_same_store_other_seed_other_store(tmp_path):
+    config = SynthConfig(videos=8, text_ratio=0.5)
+    write_synth(str(tmp_path / "a.zarr"), config)
+    write_synth(str(tmp_path / "b.zarr"), config)
+    write_synth(str(tmp_path / "c.zarr"), SynthConfig(videos=8, text_ratio=0.5, seed=1))
+    a, b, c = (arrays(str(tmp_path / f"{x}.zarr")) for x in "abc")
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert not np.array_equal(a["translation"], c["translation"])
+    assert a["xyz"].shape != c["xyz"].shape or not np.array_equal(a["xyz"], c["xyz"])
+
+
+def test_ambiguous_pairs_are_identical_in_pose_and_only_them():
+    config = SynthConfig(videos=10, vocab=20, ambiguous_pairs=3)
+    vocab = vocabulary(config)
+    for first in range(0, 6, 2):
+        assert vocab.ambiguous(first) == first + 1 and vocab.ambiguous(first + 1) == first
+    assert vocab.ambiguous(6) is None
+    words = sentence(config, 4)
+    with_first, with_second, with_other = words.copy(), words.copy(), words.copy()
+    with_first[1], with_second[1], with_other[1] = 2, 3, 7
+    xyz_a, conf_a = video_pose(config, 4, with_first, vocab)
+    xyz_b, conf_b = video_pose(config, 4, with_second, vocab)
+    np.testing.assert_array_equal(xyz_a, xyz_b)
+    np.testing.assert_array_equal(conf_a, conf_b)
+    xyz_c, _ = video_pose(config, 4, with_other, vocab)
+    assert xyz_c.shape != xyz_a.shape or not np.array_equal(xyz_c, xyz_a)
+
+
+def test_the_store_is_a_valid_store_that_the_dataset_reads(tmp_path, cli):
+    url = tmp_path / "synth.zarr"
+    output = cli("synth", url, "--videos", 40, "--text-ratio", 0.25, "--seed", 3).output
+    assert "40 synthetic videos (40 made, 0 kept)" in output
+    cli("validate", "--store", url)
+    assert "train 32, dev 4, test 4" in cli("info", "--store", url).output
+    store = prep.open_store(str(url))
+    split, description = store.column("split"), store.column("description")
+    for name, n in (("train", 32), ("dev", 4), ("test", 4)):
+        assert ((split == name) & (description != "")).sum() == round(0.25 * n)
+    lengths = store.column("n_frames")
+    assert lengths.min() >= 50 and lengths.max() <= 300
+    for i in range(3):
+        words = store.column("gloss")[i].split()
+        assert 2 <= len(words) <= 6 and store.column("translation")[i] == "".join(words)
+    xyz, conf = store.pose(store.ids[0])
+    hands = conf[:, 501:]
+    assert 0 < hands.mean() < 1, "hands are seen on some frames and missing on others"
+    assert not xyz[:, 501:][hands == 0].any(), "missing points are 0"
+    ds = prep.PoseDataset(store, split="dev", cache=True)
+    assert len(ds) == 4 and np.isfinite(ds[0]["keypoints"]).all()
+
+
+def test_text_info_sets_how_many_words_a_description_names():
+    def named_share(info: float) -> float:
+        config = SynthConfig(videos=60, text_ratio=1.0, text_info=info, language="en")
+        named, total = 0, 0
+        for row in plan(config):
+            _, _, listed = row["description"].partition("The signs include: ")
+            listed = listed.rstrip(".").split(", ") if listed else []
+            assert all(word in row["gloss"].split() for word in listed)
+            named, total = named + len(listed), total + len(row["gloss"].split())
+        return named / total
+
+    assert named_share(0.0) == 0
+    assert named_share(1.0) == 1
+    assert 0.35 < named_share(0.5) < 0.65
+
+
+def test_an_interrupted_run_continues_to_the_same_store(tmp_path, monkeypatch):
+    config = SynthConfig(videos=9)
+    monkeypatch.setattr(synth, "COMMIT_EVERY", 4)
+
+    def stop(count):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_synth(str(tmp_path / "a.zarr"), config, progress=stop)
+    assert (prep.open_store(str(tmp_path / "a.zarr")).column("status") == "ok").sum() == 4
+    counts = write_synth(str(tmp_path / "a.zarr"), config)
+    assert counts["made"] == 5 and counts["kept"] == 4
+    write_synth(str(tmp_path / "b.zarr"), config)
+    a, b = arrays(str(tmp_path / "a.zarr")), arrays(str(tmp_path / "b.zarr"))
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert validate(prep.open_store(str(tmp_path / "a.zarr"))) == []
+
+
+def test_refuses_a_store_made_otherwise(tmp_path, cli):
+    url = str(tmp_path / "s.zarr")
+    write_synth(url, SynthConfig(videos=3))
+    with pytest.raises(StoreError, match="not from this synth configuration"):
+        write_synth(url, SynthConfig(videos=3, seed=2))
+    assert "text_ratio must be in [0, 1]" in cli("synth", tmp_path / "x.zarr", "--text-ratio", 1.5, expect=1).output
+
+
+def test_one_video_is_made_the_same_alone_or_in_a_run(tmp_path):
+    config = SynthConfig(videos=5)
+    url = str(tmp_path / "s.zarr")
+    write_synth(url, config)
+    store = prep.open_store(url)
+    alone = make_video(config, 3, vocabulary(config))
+    xyz, conf = store.pose("synth000003")
+    np.testing.assert_array_equal(xyz, alone.xyz)
+    np.testing.assert_array_equal(conf, alone.conf)

@@ -1,0 +1,243 @@
+"""`mmprep train` end to end on a small synth store with the tiny backbone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import REPO
+
+import prep
+from prep.data.dataset import PoseDataset
+from prep.errors import StoreError
+from prep.train import checkpoint
+from prep.train.config import resolve
+from prep.train.loop import NonFiniteError, train
+from prep.train.optim import build_optimizer
+
+TINY = {"backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200}
+FAST = {
+    **TINY,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "max_frames": 96,
+    "max_target_length": 24,
+    "log_every": 1,
+    "eval_max_videos": 6,
+}
+
+
+def config_for(store: str, **options) -> dict:
+    return resolve({}, {"store": store, **FAST, **options})
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def step_losses(run_dir: Path) -> dict[int, float]:
+    return {m["step"]: m["loss"] for m in metrics(run_dir) if "loss" in m}
+
+
+def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
+    run = tmp_path / "run"
+    summary = train(config_for(synth_store, epochs=5), run, progress=False)
+    losses = list(step_losses(run).values())
+    assert len(losses) == summary["steps"] and summary["epochs"] == 5
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+    config = (run / "config.toml").read_text()
+    assert "seed = 0" in config and 'placeholder = "mask+indicator"' in config
+    first = json.loads((run / "first_batch.json").read_text())
+    assert first["ok"] and first["parts"]["mask_embedding"]["receives_gradient"]
+    assert checkpoint.path(run, "last").exists() and checkpoint.path(run, "best").exists()
+    record = metrics(run)[0]
+    for key in ("step", "epoch", "loss", "lr", "text_dropout_p", "gate_with_text", "gate_without_text",
+                "mask_cos_init", "mask_cos_text_mean", "grad_norm", "data_wait"):  # fmt: skip
+        assert key in record, key
+    assert record["grad_norm"]["mask_embedding"] > 0
+    assert [m["epoch"] for m in metrics(run) if "dev_bleu" in m] == [1, 2, 3, 4, 5]
+    state = checkpoint.load(run, "last")  # weights_only=True
+    assert state["progress"]["step"] == summary["steps"] and state["config"]["seed"] == 0
+
+
+def interrupt_at_batch(monkeypatch, n: int, error: type[BaseException] | None = None) -> None:
+    """Ctrl-C (a real SIGINT) while batch ``n`` of the run is read; or raise ``error`` there (a crash)."""
+    original = PoseDataset.__getitems__
+    calls = {"n": 0}
+
+    def read(self, indices):
+        calls["n"] += 1
+        if calls["n"] == n:
+            if error is None:
+                signal.raise_signal(signal.SIGINT)
+            else:
+                raise error("simulated crash")
+        return original(self, indices)
+
+    monkeypatch.setattr(PoseDataset, "__getitems__", read)
+
+
+def test_resume_after_ctrl_c_continues_exactly(synth_store, tmp_path, monkeypatch):
+    config = config_for(synth_store, max_steps=16, text_dropout="adaptive", placeholder="noise")
+    train(config, tmp_path / "whole", progress=False)
+
+    interrupt_at_batch(monkeypatch, 7)  # in epoch 1 (10 batches): the resume starts mid-epoch
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "parts", progress=False)
+    saved = checkpoint.load(tmp_path / "parts")["progress"]
+    assert saved["step"] == 6 and saved["batch_in_epoch"] == 6  # the step under way when Ctrl-C came is finished
+    monkeypatch.undo()
+    train(config, tmp_path / "parts", resume=True, progress=False)
+    assert step_losses(tmp_path / "parts") == step_losses(tmp_path / "whole")
+
+
+def test_resume_after_a_crash_starts_from_the_last_checkpoint(synth_store, tmp_path, monkeypatch):
+    config = config_for(synth_store, max_steps=14, checkpoint_every=4)
+    train(config, tmp_path / "whole", progress=False)
+    interrupt_at_batch(monkeypatch, 7, error=RuntimeError)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, tmp_path / "crashed", progress=False)
+    assert checkpoint.load(tmp_path / "crashed")["progress"]["step"] == 4
+    monkeypatch.undo()
+    train(config, tmp_path / "crashed", resume=True, progress=False)
+    whole, resumed = step_losses(tmp_path / "whole"), step_losses(tmp_path / "crashed")
+    assert {s: resumed[s] for s in range(5, 15)} == {s: whole[s] for s in range(5, 15)}
+
+
+def test_mask_has_its_own_learning_rate_and_weight_decay(synth_store, tmp_path):
+    config = config_for(synth_store, max_steps=1, lr=1e-3, weight_decay=0.05)
+    run = tmp_path / "run"
+    train(config, run, progress=False)
+    groups = {g["name"]: g for g in checkpoint.load(run)["optimizer"]["param_groups"]}
+    assert groups["mask"]["lr"] == pytest.approx(groups["weights"]["lr"] * 0.1)
+    assert groups["mask"]["weight_decay"] == 1e-5 and groups["weights"]["weight_decay"] == 0.05
+    assert groups["biases_and_norms"]["weight_decay"] == 0.0
+    assert len(groups["mask"]["params"]) == 1
+
+
+def test_mask_pull_and_optimizer_groups_directly(synth_store):
+    from test_model import tiny_backbone
+
+    from prep.model.translation import ModelConfig, SignTranslationModel
+
+    model = SignTranslationModel(tiny_backbone(), ModelConfig(5, 12, placeholder="zero"), None)
+    groups = {g["name"] for g in build_optimizer(model, resolve({}, {})).param_groups}
+    assert groups == {"weights", "biases_and_norms"}  # no mask embedding with the zero placeholder
+
+
+def test_alternation_switches_placeholders_on_epoch_boundaries(synth_store, tmp_path):
+    run = tmp_path / "run"
+    train(config_for(synth_store, epochs=3, placeholder_schedule="1:zero,2:mask,3:alternate"), run, progress=False)
+    kinds = {}
+    for m in metrics(run):
+        if "placeholder" in m:
+            kinds.setdefault(m["epoch"], []).append(m["placeholder"])
+    assert set(kinds[1]) == {"zero"} and set(kinds[2]) == {"mask"}
+    assert kinds[3][:4] == ["zero", "mask", "zero", "mask"]  # after 22 steps: even steps zero, odd steps mask
+
+
+def test_refuses_a_missing_or_stale_mask_init(synth_store, tmp_path, tiny_mt5, other_mt5):
+    store = str(tmp_path / "copy.zarr")
+    shutil.copytree(synth_store, store)
+    with prep.open_store(store, mode="a") as s:
+        s.write_text(s.has_text, s.descriptions, s.text_features, s.text_provenance)  # features changed since
+    with pytest.raises(StoreError, match=r"stale.*mmprep init-mask"):
+        train(config_for(store), tmp_path / "a", progress=False)
+    shutil.rmtree(Path(store) / "mask_init")
+    with pytest.raises(StoreError, match=r"no mask_init.*mmprep init-mask"):
+        train(config_for(store), tmp_path / "a", progress=False)
+    train(config_for(store, mask_init="random", max_steps=1), tmp_path / "b", progress=False)
+    train(config_for(store, placeholder="zero+indicator", max_steps=1), tmp_path / "c", progress=False)
+
+
+@pytest.mark.parametrize("policy", ["skip", "stop"])
+def test_non_finite_loss_is_reported_and_never_applied(synth_store, tmp_path, monkeypatch, policy):
+    from prep.model.translation import SignTranslationModel
+
+    original = SignTranslationModel.forward
+    calls = {"n": 0}
+
+    def forward(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 4:  # the first batch check is call 1; training step 3 is call 4
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(SignTranslationModel, "forward", forward)
+    run = tmp_path / "run"
+    config = config_for(synth_store, max_steps=5, on_nan=policy)
+    if policy == "stop":
+        with pytest.raises(NonFiniteError, match=r"non-finite loss at step 3 \(epoch 1\); batch ids: "):
+            train(config, run, progress=False)
+        return
+    train(config, run, progress=False)
+    events = [m for m in metrics(run) if m.get("event") == "non_finite"]
+    assert len(events) == 1 and events[0]["what"] == "loss" and len(events[0]["ids"]) == 8
+    assert sorted(step_losses(run)) == [1, 2, 3, 4, 5]  # the skipped batch did not count as a step
+    assert all(torch.isfinite(p).all() for p in checkpoint.load(run)["model"].values())
+
+
+def test_config_file_flags_and_resume_rules(synth_store, tmp_path, cli):
+    config_file = tmp_path / "stage.toml"
+    config_file.write_text('backbone = "tiny"\ntiny_d_model = 32\ntiny_layers = 1\ntiny_heads = 2\n'
+                           'batch_size = 4\nlr = 0.01\nmax_steps = 2\nmax_target_length = 16\neval_max_videos = 2\n')  # fmt: skip
+    run = tmp_path / "run"
+    cli("train", "--store", synth_store, "--out", run, "--config", config_file, "--lr", "0.002", "--seed", "3", "-q")
+    saved = (run / "config.toml").read_text()
+    assert "batch_size = 4" in saved and "lr = 0.002" in saved and "seed = 3" in saved
+    assert "already holds a run" in cli("train", "--out", run, expect=1).output
+    assert "cannot change: lr" in cli("train", "--resume", run, "--lr", "0.1", expect=1).output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("batch_size = 0\nplaceholdr = 'mask'\n")
+    output = cli("train", "--out", tmp_path / "x", "--config", bad, expect=1).output
+    assert "batch_size: 0 is less than the minimum of 1" in output and "'placeholdr' was unexpected" in output
+    assert not (tmp_path / "x").exists()
+
+
+def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(synth_store, tmp_path):
+    run = tmp_path / "ddp"
+    options = ["--store", synth_store, "--backbone", "tiny", "--tiny-d-model", "32", "--tiny-layers", "1",
+               "--tiny-heads", "2", "--batch-size", "4", "--max-target-length", "16", "--eval-max-videos", "2",
+               "--log-every", "1", "-q"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prep", "train"]
+    first = subprocess.Popen([*torchrun, "--out", str(run), "--epochs", "4", *options], env=env,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (run / "metrics.jsonl").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches torchrun and both workers
+    _, stderr = first.communicate(timeout=240)
+    assert first.returncode != 0, stderr[-3000:]
+    stopped_at = checkpoint.load(run)["progress"]["step"]
+    assert stopped_at >= 1, stderr[-3000:]
+
+    resumed = subprocess.run([*torchrun, "--resume", str(run), "-q"], env=env, capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    state = checkpoint.load(run)
+    assert len(state["rng"]) == 2 and state["progress"]["epoch"] == 5  # four epochs done
+    steps = [m["step"] for m in metrics(run) if "loss" in m]
+    assert steps == list(range(1, state["progress"]["step"] + 1))  # only rank 0 writes; nothing lost or repeated
+    assert stopped_at < steps[-1]
+    full_epochs = [m for m in metrics(run) if m.get("event") == "epoch_end"][-2:]  # epochs 3 and 4, after the stop
+    train_videos = len(PoseDataset(synth_store))
+    for shards in full_epochs:
+        a, b = shards["videos_per_process"]  # (distinct videos; a recycled with-text video counts once)
+        assert a + b >= train_videos and abs(a - b) <= 2 and shards["videos_shared_between_processes"] == 0
+
+
+def test_the_train_page_lists_every_train_option_as_the_schema_defines_it():
+    from prep.train.options_table import END, START, markdown
+
+    readme = (REPO / "docs" / "train.md").read_text(encoding="utf-8")
+    assert readme[readme.index(START) : readme.index(END) + len(END)] == markdown()
