@@ -35,6 +35,14 @@ def load(name: str) -> dict:
     return _registry().contents(BASE_URI + f"{name}.schema.json")
 
 
+def enum(name: str, *path: str) -> tuple:
+    """The values an enum of schema ``name`` allows, found at ``path``: ``enum("common", "$defs", "split")``."""
+    node = load(name)
+    for key in path:
+        node = node[key]
+    return tuple(node["enum"])
+
+
 @cache
 def validator(name: str) -> jsonschema.protocols.Validator:
     """A validator for schema ``name``, or for a definition inside one (``"common.schema.json#/$defs/id"``)."""

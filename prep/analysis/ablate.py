@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import shutil
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +20,8 @@ from pathlib import Path
 from ..errors import InputError
 from ..evaluate import InferenceMode, default_output, evaluate, read, write
 from ..evaluate.summary import METRIC_NAMES
-from ..train import checkpoint
-from ..train.config import load_toml, parse_value, resolve
+from ..train.config import format_value, parse_value, resolve
+from ..train.run_dir import read_metrics, start_or_resume
 
 FIXED = {"store": "--store", "seed": "--seeds", "max_steps": "--steps"}  # never set by the grid
 CELLS = "cells"
@@ -36,16 +35,12 @@ class Cell:
     @property
     def name(self) -> str:
         """The cell's folder: ``placeholder=mask,text_dropout=0.3,seed=0``."""
-        return ",".join(f"{k}={_text(v)}" for k, v in self.settings) + f",seed={self.seed}"
+        return ",".join(f"{k}={format_value(v)}" for k, v in self.settings) + f",seed={self.seed}"
 
     @property
     def setting(self) -> str:
         """The grid setting without the seed (the rows of the summary)."""
-        return ",".join(f"{k}={_text(v)}" for k, v in self.settings)
-
-
-def _text(value) -> str:
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        return ",".join(f"{k}={format_value(v)}" for k, v in self.settings)
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -130,7 +125,7 @@ def prepare(out: Path, ablation: Ablation) -> list[Cell]:
     record = out / "ablation.json"
     wanted = json.loads(json.dumps(ablation.to_json()))
     if record.exists():
-        saved = json.loads(record.read_text(encoding="utf-8"))
+        saved = json.loads(record.readformat_value(encoding="utf-8"))
         if saved != wanted:
             changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
             raise InputError(
@@ -139,7 +134,7 @@ def prepare(out: Path, ablation: Ablation) -> list[Cell]:
             )
     else:
         out.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+        record.writeformat_value(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
     return cells
 
 
@@ -159,11 +154,8 @@ def run_cell(out: Path, cell: Cell, ablation: Ablation, progress: bool = False) 
     report_path = cell_report(out, cell, ablation)
     if report_path.exists():
         return report_path
-    resume = checkpoint.path(run_dir, "last").exists()
-    if run_dir.exists() and not resume:  # stopped before its first checkpoint: nothing to keep
-        shutil.rmtree(run_dir)
-    config = load_toml(run_dir / "config.toml") if resume else ablation.config(cell)
-    train(resolve(config, {}), run_dir, resume=resume, progress=progress)
+    config, resume = start_or_resume(run_dir, ablation.config(cell))
+    train(config, run_dir, resume=resume, progress=progress)
     report, videos = evaluate(run_dir, split=ablation.split, mode=ablation.inference, progress=progress)
     return write(report, videos, report_path)
 
@@ -184,7 +176,8 @@ def run(
     if todo and (workers or scheduler):
         from ..extract.cluster import connect
 
-        with connect(workers, scheduler) as client:
+        # Workers train and evaluate: their server preloads mmprep's training code, not MediaPipe.
+        with connect(workers, scheduler, preload=("distributed", "prep.analysis.ablate")) as client:
             from distributed import as_completed
 
             futures = {client.submit(run_cell, out, c, ablation, pure=False): c for c in todo}
@@ -200,8 +193,9 @@ def run(
 
 # ---------------------------------------------------------------------------------------------- comparison
 def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
-    row = {**{k: _text(v) for k, v in cell.settings}, "seed": cell.seed, "step": report["step"]}
-    row["dev_bleu_best"] = max((r["dev_bleu"] for r in _metrics(run_dir) if "dev_bleu" in r), default=None)
+    row = {**{k: format_value(v) for k, v in cell.settings}, "seed": cell.seed, "step": report["step"]}
+    _, dev = read_metrics(run_dir)
+    row["dev_bleu_best"] = max((r["dev_bleu"] for r in dev), default=None)
     for prefix, part in (("", report), ("with_text_", report["with_text"])):
         for suffix in ("", "_without_text"):
             for n in ("1", "4"):
@@ -212,10 +206,6 @@ def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
             row[f"{prefix}{name}_pass"] = None if part is None else part["consistency"][name]["pass"]
         row[f"{prefix}consistent"] = None if part is None else part["consistency"]["pass"]
     return row
-
-
-def _metrics(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def _spread(values: list, spec: str) -> str:
@@ -255,7 +245,7 @@ def summarize(out: Path, ablation: Ablation, cells: list[Cell]) -> dict:
             continue
         report, _ = read(path)
         rows.append(_row(cell, report, cell_run(out, cell)))
-        curves.setdefault(cell.setting, []).append(_metrics(cell_run(out, cell)))
+        curves.setdefault(cell.setting, []).append(read_metrics(cell_run(out, cell)))
     if not rows:
         return {}
     _write_csv(out / "results.csv", rows)
@@ -270,7 +260,7 @@ def summarize(out: Path, ablation: Ablation, cells: list[Cell]) -> dict:
                 line[title] = _count(values) if spec is None else _spread(values, spec)
             summary.append(line)
     _write_csv(out / "summary.csv", summary)
-    (out / "summary.md").write_text(markdown(summary, ablation), encoding="utf-8")
+    (out / "summary.md").writeformat_value(markdown(summary, ablation), encoding="utf-8")
     plot_curves(curves, out / "loss_curves.png")
     return {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "loss_curves.png"}
 
@@ -296,27 +286,30 @@ def markdown(summary: list[dict], ablation: Ablation) -> str:
     return "\n".join(lines) + "\n" + notes
 
 
-def plot_curves(curves: dict[str, list[list[dict]]], path: Path) -> None:
-    """Training loss (mean over seeds, each seed faint) and dev BLEU per grid setting, overlaid."""
-    from .report import plt  # matplotlib with the Agg backend
+def plot_curves(curves: dict[str, list[tuple[list[dict], list[dict]]]], path: Path) -> None:
+    """Training loss (mean over seeds, each seed faint) and dev BLEU per grid setting, overlaid; ``curves`` holds
+    each seed's ``read_metrics``."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     palette = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for i, (setting, runs) in enumerate(curves.items()):
         colour = palette(i % palette.N)
         per_step: dict[int, list[float]] = {}
-        for records in runs:
-            losses = {r["step"]: r["loss"] for r in records if "loss" in r}
+        for steps_logged, _ in runs:
+            losses = {r["step"]: r["loss"] for r in steps_logged}
             left.plot(list(losses), list(losses.values()), color=colour, alpha=0.25, linewidth=0.7)
             for step, loss in losses.items():
                 per_step.setdefault(step, []).append(loss)
         steps = sorted(per_step)
         left.plot(steps, [statistics.fmean(per_step[s]) for s in steps], color=colour, label=setting, linewidth=1.4)
         dev: dict[int, list[float]] = {}
-        for records in runs:
-            for r in records:
-                if "dev_bleu" in r:
-                    dev.setdefault(r["step"], []).append(r["dev_bleu"])
+        for _, evaluations in runs:
+            for r in evaluations:
+                dev.setdefault(r["step"], []).append(r["dev_bleu"])
         right.plot(sorted(dev), [statistics.fmean(dev[s]) for s in sorted(dev)], color=colour, marker=".")
     left.set(title="training loss (mean over seeds; faint: each seed)", xlabel="step", ylabel="loss")
     right.set(title="dev BLEU-4 after each epoch (mean over seeds)", xlabel="step", ylabel="BLEU (0-100)")

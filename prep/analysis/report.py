@@ -8,7 +8,6 @@ self-contained (no script, font or stylesheet from elsewhere), so it can be move
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import matplotlib
@@ -18,43 +17,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .._version import __version__
-from ..errors import InputError
 from ..evaluate import read
-from ..evaluate.evaluation import EVAL_DIR
 from ..evaluate.metrics import TARGETS
 from ..evaluate.summary import METRIC_NAMES
-from ..train.config import load_toml, resolve
+from ..train.diagnostics import COSINE_WARNING
+from ..train.run_dir import EVAL, read_config, read_metrics
 
 REPORT_DIR = "report"
 EXAMPLES = 8
-COSINE_WARNING = 0.7  # spec 6
 A_COLOUR, B_COLOUR = "#1f77b4", "#ff7f0e"  # scenario A (text) and B (placeholder) everywhere on the page
 PASS_COLOUR, FAIL_COLOUR = "#2ca02c", "#d62728"
 
 
-def read_metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """(training step records, dev evaluations) of a run, one per step: a step logged again after a resume from
-    an older checkpoint keeps its latest record."""
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        raise InputError(f"{run_dir} has no metrics.jsonl: is it a run directory of `mmprep train`?")
-    steps: dict[int, dict] = {}
-    dev: dict[int, dict] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{number}: not a JSON object ({e}); a run writes one object per line") from e
-        if "loss" in record:
-            steps[record["step"]] = record
-        elif "dev_bleu" in record:
-            dev[record["step"]] = record
-    return [steps[s] for s in sorted(steps)], [dev[s] for s in sorted(dev)]
-
-
 def read_evaluations(run_dir: Path) -> list[tuple[Path, dict, list[dict]]]:
     """Every evaluation of the run that finished (its report exists), by file name."""
-    return [(path, *read(path)) for path in sorted((run_dir / EVAL_DIR).glob("*.json"))]
+    return [(path, *read(path)) for path in sorted((run_dir / EVAL).glob("*.json"))]
 
 
 def label(report: dict) -> str:
@@ -129,7 +106,9 @@ def plot_mask(steps: list[dict], out: Path) -> str | None:
     fig, axis = plt.subplots(figsize=(10, 3.2))
     axis.plot(*_series(steps, "mask_cos_init"), color="#9467bd", label="to its initial value (mask_init)")
     axis.plot(*_series(steps, "mask_cos_text_mean"), color="#17becf", label="to the mean train text feature")
-    axis.axhline(COSINE_WARNING, color=FAIL_COLOUR, linestyle="--", linewidth=1, label="spec 6 warning below 0.7")
+    axis.axhline(
+        COSINE_WARNING, color=FAIL_COLOUR, linestyle="--", linewidth=1, label=f"spec 6 warning below {COSINE_WARNING}"
+    )
     axis.set(title="cosine similarity of the mask embedding", xlabel="step", ylabel="cosine", ylim=(-0.05, 1.05))
     axis.legend(fontsize=8, loc="lower left")
     axis.grid(alpha=0.3)
@@ -288,10 +267,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``report.html`` and its PNGs into ``out`` (default ``RUN_DIR/report``); returns the page's path."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / REPORT_DIR
-    config_path = run_dir / "config.toml"
-    if not config_path.exists():
-        raise InputError(f"{run_dir} is not a run directory of `mmprep train` (no config.toml)")
-    config = resolve(load_toml(config_path), {})
+    config = read_config(run_dir)
     steps, dev = read_metrics(run_dir)
     evaluations = read_evaluations(run_dir)
     # The gate histogram and the examples come from the missing-aware evaluation when there is one.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import schemas
 from .base import main
 
 
@@ -20,7 +21,7 @@ from .base import main
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs per cell, seeds seed, seed+1, ...; the summary gives mean ± std over them.")  # fmt: skip
 @click.option("--split", type=click.Choice(["dev", "test"]), default="dev", show_default=True, help="Evaluated split.")
-@click.option("--mode", type=click.Choice(["missing-aware", "conservative", "adaptive", "ensemble"]),
+@click.option("--mode", type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
               default="missing-aware", show_default=True, help="Inference mode of the evaluation.")  # fmt: skip
 @click.option("--alpha", type=float, help="--mode conservative: gate factor.")
 @click.option("--factor", type=float, help="--mode adaptive: gate factor without text.")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 import click
 
 from .._version import __version__
 from ..errors import MmprepError
-from ..store import DEFAULT_STORE, STORE_ENV
-from ..train.config import JsonObject
 
 
 class Group(click.Group):
@@ -34,35 +30,3 @@ def main():
     A typical run: `mmprep manifest labels.csv`, `mmprep extract videos/`, `mmprep encode-text
     descriptions.jsonl`, `mmprep init-mask`, `mmprep train`, `mmprep eval`.
     """
-
-
-def store_option(func=None, *, of_run: bool = False):
-    """``--store URL`` (a local path or an fsspec URL) and ``--storage-options JSON``. With ``of_run``, for
-    commands that read a training run: no default and no $MMPREP_STORE, so that ``store_url`` is None unless
-    given and the command uses the store recorded in the run."""
-    if func is None:
-        return functools.partial(store_option, of_run=of_run)
-    store = (
-        {"help": "The store to read: a local path or an fsspec URL [default: the store the run was trained on]."}
-        if of_run
-        else {
-            "envvar": STORE_ENV,
-            "default": DEFAULT_STORE,
-            "show_default": True,
-            "show_envvar": True,
-            "help": "The store: a local path or an fsspec URL such as s3://bucket/prefix.",
-        }
-    )
-
-    @click.option("--store", "store_url", **store)
-    @click.option(
-        "--storage-options",
-        default=None,
-        type=JsonObject(),
-        help="fsspec options for a remote store, e.g. '{\"anon\": false}'.",
-    )
-    @functools.wraps(func)
-    def wrapper(*args, store_url, storage_options, **kwargs):
-        return func(*args, store_url=store_url, storage_options=storage_options or {}, **kwargs)
-
-    return wrapper

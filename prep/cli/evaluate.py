@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from .base import main, store_option
+from .. import schemas
+from .base import main
+from .options import store_option
 
 RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -17,7 +19,7 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--split", type=click.Choice(["dev", "test", "train"]), default="dev", show_default=True)
 @click.option(
     "--mode",
-    type=click.Choice(["missing-aware", "conservative", "adaptive", "ensemble"]),
+    type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
     default="missing-aware",
     show_default=True,
     help="Inference mode (spec 3); see the README's `mmprep eval` section.",

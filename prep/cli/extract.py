@@ -11,7 +11,8 @@ from ..extract.holistic import ensure_pose_model
 from ..extract.videos import VIDEO_SUFFIXES, find_videos
 from ..store import open_store
 from ..store.manifest import read_manifest
-from .base import main, store_option
+from .base import main
+from .options import store_option
 
 if TYPE_CHECKING:
     from ..extract.run import Summary

@@ -9,7 +9,8 @@ import click
 
 from ..interop import FORMATS, commit_incoming, export_poses, open_source
 from ..store import open_store
-from .base import main, store_option
+from .base import main
+from .options import store_option
 
 
 @main.command(name="import")

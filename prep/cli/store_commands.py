@@ -10,7 +10,8 @@ import click
 from ..store import Location, break_lock, open_store, validate
 from ..store.info import render, summarize
 from ..store.manifest import attach_manifest, read_manifest
-from .base import main, store_option
+from .base import main
+from .options import store_option
 
 
 @main.command()

@@ -7,7 +7,8 @@ import click
 from .. import schemas
 from ..store import open_store
 from ..text.mask_init import init_mask
-from .base import main, store_option
+from .base import main
+from .options import store_option
 
 DEFAULT_MODEL = "google/mt5-base"
 # The choices come from the provenance schema; prep.text (torch, transformers) is imported only when encoding.

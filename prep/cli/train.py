@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from ..train.config import click_options, load_toml, resolve
+from ..train.config import load_toml, resolve
+from ..train.run_dir import new_run, resumed_config
 from .base import main
-
-# What may differ when a run is resumed: where it runs, not what it computes.
-RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options")
+from .options import train_options
 
 
 @main.command()
@@ -29,7 +28,7 @@ RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options")
     help="A TOML file of options (keys as in schemas/train-config.schema.json); flags override it.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@click_options
+@train_options
 def train(out, resume, config_file, quiet, **flags):
     """Train a pose-to-text model on the store with the spec's missing-text strategies.
 
@@ -52,20 +51,10 @@ def train(out, resume, config_file, quiet, **flags):
     if resume:
         if out or config_file:
             raise InputError("--resume continues a run with its own configuration: leave out --out and --config")
-        changed = sorted(set(given) - set(RESUMABLE_OVERRIDES))
-        if changed:
-            raise InputError(
-                f"--resume keeps the run's configuration; these options cannot change: {', '.join(changed)}. "
-                "Start a new run (--out) to change them."
-            )
-        config = resolve(load_toml(resume / "config.toml"), given)
-        run_dir = resume
+        config, run_dir = resumed_config(resume, given), resume
     else:
         if out is None:
             raise InputError("give the new run's directory with --out (or --resume RUN_DIR to continue one)")
-        if (out / "config.toml").exists():
-            raise InputError(f"{out} already holds a run; continue it with --resume {out}, or choose another --out")
-        config = resolve(load_toml(config_file) if config_file else {}, given)
-        run_dir = out
+        config, run_dir = resolve(load_toml(config_file) if config_file else {}, given), new_run(out)
     summary = run_training(config, run_dir, resume=resume is not None, progress=not quiet)
     click.echo(json.dumps({"run": str(run_dir), **summary}))

@@ -21,12 +21,12 @@ from .._version import __version__
 from ..data.dataset import collate
 from ..model.decoding import generate, target_ids, to_device
 from ..train.diagnostics import gate_per_sample
+from ..train.run_dir import EVAL
 from . import metrics
 from .loading import Run, load_run
 from .modes import SCENARIOS, InferenceMode
 
 SCHEMA = "eval-report"
-EVAL_DIR = "eval"
 
 
 def evaluate(
@@ -127,7 +127,7 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int) -> l
 def default_output(run_dir: str | Path, split: str, mode: InferenceMode, beams: int = 1) -> Path:
     """``RUN_DIR/eval/<split>-<mode tag>[-beam<N>].json``."""
     beam = f"-beam{beams}" if beams > 1 else ""
-    return Path(run_dir) / EVAL_DIR / f"{split}-{mode.tag}{beam}.json"
+    return Path(run_dir) / EVAL / f"{split}-{mode.tag}{beam}.json"
 
 
 def predictions_path(report_path: str | Path) -> Path:

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import schemas
 from ..errors import InputError
 
-MODES = ("missing-aware", "conservative", "adaptive", "ensemble")
+MODES = schemas.enum("eval-report", "properties", "mode")  # missing-aware, conservative, adaptive, ensemble
 SCENARIOS = ("A", "B")
 
 

@@ -53,7 +53,8 @@ SETTINGS = {
 # each spawned worker importing them again: about 2 s of CPU per worker, and again after every crash
 # (measured on 6 copies of the sample, 2 workers: 77-82 -> 65-67 ms CPU per frame). The server starts with the
 # first local cluster of a process, and workers inherit its environment from then.
-FORKSERVER_PRELOAD = ["distributed", "prep.extract.run", "mediapipe.python.solutions.holistic"]
+# What extraction preloads; other users of a local cluster (ablate) pass their own.
+EXTRACTION_PRELOAD = ("distributed", "prep.extract.run", "mediapipe.python.solutions.holistic")
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT_S = 60
 
@@ -68,10 +69,12 @@ def default_workers() -> int:
 
 
 @contextmanager
-def connect(workers: int | None = None, scheduler: str | None = None) -> Iterator[Client]:
-    """A client of a new local cluster (``workers`` single-threaded processes, default: one per core), or of
-    the cluster whose scheduler is at ``scheduler`` (``tcp://host:port``). The local cluster is shut down on
-    exit, also after an error or Ctrl-C.
+def connect(
+    workers: int | None = None, scheduler: str | None = None, preload: tuple[str, ...] = EXTRACTION_PRELOAD
+) -> Iterator[Client]:
+    """A client of a new local cluster (``workers`` single-threaded processes, default: one per core, forked from
+    a server that has imported the modules in ``preload``), or of the cluster whose scheduler is at
+    ``scheduler`` (``tcp://host:port``). The local cluster is shut down on exit, also after an error or Ctrl-C.
     """
     local = {} if scheduler else {"distributed.worker.multiprocessing-method": "forkserver"}
     with dask.config.set({**SETTINGS, **local}):
@@ -84,7 +87,7 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
                 _check_workers(client, scheduler)
                 yield client
             return
-        get_mp_context().set_forkserver_preload(FORKSERVER_PRELOAD)  # after dask has set its own list
+        get_mp_context().set_forkserver_preload(list(preload))  # after dask has set its own list
         with (
             LocalCluster(
                 n_workers=workers or default_workers(),

@@ -22,8 +22,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-PLACEHOLDERS = ("zero", "mask", "noise", "zero+indicator", "mask+indicator")
-BASE_KINDS = ("zero", "mask", "noise")
+from .. import schemas
+
+PLACEHOLDERS = schemas.enum("train-config", "properties", "placeholder")  # zero, mask, noise, and two with +indicator
+BASE_KINDS = tuple(dict.fromkeys(name.partition("+")[0] for name in PLACEHOLDERS))  # zero, mask, noise
 
 
 def split_placeholder(name: str) -> tuple[str, bool]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import schemas
 from .rows import statuses
 from .store import Store
 
-SPLITS = ("train", "dev", "test")
+SPLITS = schemas.enum("common", "$defs", "split")  # train, dev, test
 
 
 def summarize(store: Store) -> dict:

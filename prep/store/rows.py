@@ -13,7 +13,9 @@ from .. import schemas
 ROW_CHUNK = 1024  # rows per chunk of a table column
 MANIFEST_FIELDS = ("split", "translation", "signer", "gloss", "description")
 EXTRACTION_FIELDS = ("error", "n_frames", "fps", "width", "height", "source", "fingerprint", "frame_offset")
-COMMITTED = ("ok", "failed", "no_person")
+COMMITTED = tuple(
+    s for s in schemas.enum("video-row", "properties", "status") if s != "pending"
+)  # ok, failed, no_person
 
 
 def now() -> str:

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .. import schemas
 from ..errors import InputError, StoreError
 from ..layout import holistic
 from ..store import VideoResult, open_store
@@ -40,7 +41,7 @@ from .words import LANGUAGES
 
 GENERATOR_VERSION = 1
 VOCABULARY, SPLITS, TEXT, SENTENCE, DESCRIPTION, MOTION = range(6)  # what a random generator is for
-SPLIT_NAMES = ("train", "dev", "test")
+SPLIT_NAMES = schemas.enum("common", "$defs", "split")  # train, dev, test
 MIN_FRAMES, MAX_FRAMES = 50, 300
 COMMIT_EVERY = 100  # videos per commit
 SCENES = {

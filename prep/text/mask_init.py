@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import schemas
 from ..errors import InputError, StoreError
 from ..store import Store, now
 
-EVALUATION_SPLITS = ("dev", "test")
+EVALUATION_SPLITS = tuple(s for s in schemas.enum("common", "$defs", "split") if s != "train")  # dev, test
 FEW_VIDEOS = 10  # below this many videos with text the mean is noisy: warn
 
 

@@ -13,13 +13,12 @@ from transformers import AutoConfig, MT5ForConditionalGeneration
 from ..errors import InputError
 from ..text.hub import load_tokenizer, quiet_transformers
 from ..text.tiny_mt5 import build_tiny_mt5
-
-BACKBONE_DIR = "backbone"
+from .run_dir import BACKBONE
 
 
 def create_backbone(config: dict, train_translations: list[str], run_dir: Path, seed: int):
     """(model, tokenizer) for a new run, and ``run_dir/backbone`` written."""
-    target = run_dir / BACKBONE_DIR
+    target = run_dir / BACKBONE
     if config["backbone"] == "tiny":
         # The tokenizer sees the training split's translations only: dev/test text never shapes the model.
         build_tiny_mt5(
@@ -52,8 +51,8 @@ def create_backbone(config: dict, train_translations: list[str], run_dir: Path, 
 
 def rebuild_backbone(run_dir: Path):
     """(model with random weights, tokenizer) from a run's saved backbone: load a checkpoint into it."""
-    target = Path(run_dir) / BACKBONE_DIR
+    target = Path(run_dir) / BACKBONE
     if not (target / "config.json").exists():
-        raise InputError(f"{run_dir} is not an mmprep run directory (no {BACKBONE_DIR}/config.json)")
+        raise InputError(f"{run_dir} is not an mmprep run directory (no {BACKBONE}/config.json)")
     model = MT5ForConditionalGeneration(AutoConfig.from_pretrained(target))
     return model, load_tokenizer(str(target))

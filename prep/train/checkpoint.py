@@ -14,12 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-
-CHECKPOINTS = "checkpoints"
-
-
-def path(run_dir: Path, which: str) -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"{which}.pt"
+from .run_dir import checkpoint_path as path
 
 
 def save(run_dir: Path, which: str, state: dict) -> Path:

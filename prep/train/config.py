@@ -11,8 +11,6 @@ import json
 import tomllib
 from pathlib import Path
 
-import click
-
 from .. import schemas
 from ..errors import InputError
 
@@ -80,6 +78,15 @@ def parse_value(name: str, text: str):
     return text
 
 
+def format_value(value) -> str:
+    """An option's value as text, the way ``parse_value`` reads it back: ``null``, ``true``/``false``, or as is."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def to_toml(config: dict) -> str:
     """The configuration as TOML, grouped as in --help. Unset (null) options are left out."""
     props = options()
@@ -102,44 +109,3 @@ def _toml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(_toml_value, value)) + "]"
     return json.dumps(value, ensure_ascii=False)
-
-
-class JsonObject(click.ParamType):
-    """A command-line value given as a JSON object (``--storage-options '{"anon": false}'``)."""
-
-    name = "JSON"
-
-    def convert(self, value, param, ctx) -> dict:
-        if isinstance(value, dict):
-            return value
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as e:
-            self.fail(f"not valid JSON: {e}", param, ctx)
-        if not isinstance(parsed, dict):
-            self.fail(f"expected a JSON object such as '{{\"anon\": false}}', not {value!r}", param, ctx)
-        return parsed
-
-
-def click_options(func):
-    """Add one flag per schema property (``--text-dropout`` for ``text_dropout``), without defaults of their
-    own: a flag left out lets the config file or the schema's default decide."""
-    for name, spec in reversed(list(options().items())):
-        flag = "--" + name.replace("_", "-")
-        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        help_text = f"{spec['description']} [default: {_show(spec['default'])}]"
-        if "boolean" in types:
-            decorator = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
-        else:
-            if "enum" in spec:
-                kind = click.Choice(spec["enum"])
-            else:
-                base = next(t for t in types if t != "null")
-                kind = {"integer": int, "number": float, "object": JsonObject()}.get(base, str)
-            decorator = click.option(flag, name, type=kind, default=None, help=help_text)
-        func = decorator(func)
-    return func
-
-
-def _show(value) -> str:
-    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)

@@ -23,6 +23,8 @@ PARTS = {
     "embeddings_and_head": ("backbone.shared.", "backbone.lm_head."),
 }
 
+COSINE_WARNING = 0.7  # spec 6: the mask embedding should stay close to the mean text feature
+
 
 def grad_norms(model: SignTranslationModel) -> dict[str, float]:
     """L2 norm of the gradient of each part that has parameters (0.0 where no gradient arrived)."""

@@ -1,9 +1,8 @@
 """`mmprep train`: the training loop with the spec's missing-text strategies.
 
 One process, or one per device under ``torchrun`` (DDP; the sampler gives each rank its own share of every
-epoch and rank 0 writes). A run directory holds ``config.toml`` (the resolved configuration, seed included),
-``metrics.jsonl`` (one object per logged step, per dev evaluation and per skipped step), ``first_batch.json``,
-``backbone/`` and ``checkpoints/{last,best}.pt``.
+epoch and rank 0 writes). What the run directory holds is in ``prep/train/run_dir.py``; how the data, model
+and loaders are built from the configuration, in ``prep/train/setup.py``.
 """
 
 from __future__ import annotations
@@ -18,37 +17,23 @@ from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .._version import __version__
-from ..data.dataset import PoseDataset, collate
-from ..data.sampler import StratifiedBatchSampler
-from ..errors import MmprepError, StoreError
+from ..data.dataset import collate
+from ..errors import MmprepError
 from ..model.decoding import corpus_bleu, target_ids, to_device, translate
-from ..model.fusion import split_placeholder
-from ..model.strategies import PlaceholderSchedule, TextDropout
-from ..model.translation import ModelConfig, SignTranslationModel
-from ..store import default_url, open_store
 from . import checkpoint
-from .backbone import create_backbone, rebuild_backbone
 from .config import to_toml
-from .diagnostics import cosine, first_batch_check, gate_means, grad_norms, render_first_batch
+from .diagnostics import COSINE_WARNING, cosine, first_batch_check, gate_means, grad_norms, render_first_batch
 from .distributed import Dist, init_distributed, shutdown
 from .optim import build_optimizer, clip_gradients, warmup_cosine
-
-COSINE_WARNING = 0.7  # spec 6: the mask should stay close to the mean text feature
+from .run_dir import FIRST_BATCH, append_metrics, write_config
+from .setup import build_loaders, build_model, load_data, placeholder_schedule, text_dropout_from
 
 
 class NonFiniteError(MmprepError):
     """A non-finite loss or gradient with --on-nan stop."""
-
-
-def text_dropout_from(config: dict) -> TextDropout:
-    value = config["text_dropout"]
-    mode = value if value in ("none", "adaptive") else "fixed"
-    rate = float(value) if mode == "fixed" else 0.0
-    return TextDropout(mode, rate, config["dropout_base"], config["dropout_lambda"], config["dropout_unit"])
 
 
 def train(config: dict, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
@@ -68,72 +53,20 @@ class Trainer:
         torch.manual_seed(seed + dist.rank)
         self.dropout_generator = torch.Generator().manual_seed(seed * 1000 + dist.rank)
         self.text_dropout = text_dropout_from(config)
-        self.schedule = (
-            PlaceholderSchedule.parse(config["placeholder_schedule"]) if config["placeholder_schedule"] else None
-        )
+        self.schedule = placeholder_schedule(config)
         self.autocast = device.type == "cuda" and config["precision"] in ("auto", "bfloat16")
 
-        store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
-        self._check_store(store)
-        data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
-        self.train_set = PoseDataset(store, split=config["train_split"], **data_options)
-        self.dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
-        features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
-        train_rows = [store.row(i) for i in self.train_set.ids]
-        with_text = [r for r in train_rows if has_text[r]]
-        self.mean_text = torch.from_numpy(features[with_text].mean(0)) if with_text else None
-        self.mask_init = self._mask_init(store, features.shape[1])
-
+        data = load_data(config, self.schedule)
+        self.train_set, self.dev_set = data.train_set, data.dev_set
+        self.mean_text, self.mask_init = data.mean_text, data.mask_init
         state = checkpoint.load(run_dir, "last") if resume else None
-        if resume:
-            backbone, self.tokenizer = rebuild_backbone(run_dir)
-        elif dist.is_main:
-            backbone, self.tokenizer = create_backbone(config, self.train_set.translations, run_dir, seed)
-            dist.barrier()
-        else:  # rank 0 writes the backbone; DDP then copies rank 0's weights to every rank
-            dist.barrier()
-            backbone, self.tokenizer = rebuild_backbone(run_dir)
-        model_config = ModelConfig(
-            n_points=len(self.train_set.point_names),
-            text_dim=features.shape[1],
-            placeholder=config["placeholder"],
-            placeholder_kinds=self.schedule.kinds if self.schedule else (),
-            gate_bias=config["gate_bias"],
-            noise_scale=config["noise_scale"],
-            pose_layers=config["pose_layers"],
-            pose_kernel=config["pose_kernel"],
-            pose_stride=config["pose_stride"],
-            pose_velocity=config["pose_velocity"],
-            dropout=config["dropout"],
-        )
-        self.module = SignTranslationModel(backbone, model_config, self.mask_init)
+        self.module, self.tokenizer = build_model(config, data, self.schedule, run_dir, dist, resume)
         if state is not None:
             self.module.load_state_dict(state["model"])
         self.module.to(device)
         self.model = DistributedDataParallel(self.module) if dist.enabled else self.module
+        self.sampler, self.loader, self.dev_loader = build_loaders(config, data, dist)
 
-        self.sampler = StratifiedBatchSampler(
-            self.train_set.has_text,
-            config["batch_size"],
-            text_ratio=config["text_ratio"],
-            lengths=self.train_set.lengths if config["bucket"] else None,
-            seed=seed,
-            num_replicas=dist.world_size,
-            rank=dist.rank,
-        )
-        self.loader = DataLoader(
-            self.train_set,
-            batch_sampler=self.sampler,
-            collate_fn=collate,
-            num_workers=config["num_workers"],
-            # Its own generator: each new iterator draws a seed, which must not shift the global random stream
-            # (a resumed run creates one more iterator than an uninterrupted one).
-            generator=torch.Generator().manual_seed(seed),
-        )
-        dev_indices = range(min(len(self.dev_set), config["eval_max_videos"] or len(self.dev_set)))
-        self.dev_loader = DataLoader(
-            torch.utils.data.Subset(self.dev_set, dev_indices), batch_size=config["batch_size"], collate_fn=collate
-        )
         self.steps_per_epoch = math.ceil(len(self.sampler) / config["grad_accum"])
         self.total_steps = config["epochs"] * self.steps_per_epoch
         if config["max_steps"]:
@@ -147,37 +80,6 @@ class Trainer:
             self._restore(state)
         self.stop_requested = False
         self.seen_ids: set[str] = set()  # videos this process trained on in the current epoch (since a resume)
-
-    # ------------------------------------------------------------------ set-up
-    def _check_store(self, store) -> None:
-        splits = store.column("split")
-        for split in (self.config["train_split"], self.config["dev_split"]):
-            if not (splits == split).any():
-                raise StoreError(
-                    f"{store.url} has no {split!r} videos; give the videos splits with `mmprep manifest FILE`"
-                )
-        if store.text_features is None:
-            raise StoreError(f"{store.url} has no text features; run `mmprep encode-text --store {store.url}` first")
-
-    def _mask_init(self, store, text_dim: int) -> torch.Tensor | None:
-        kinds = self.schedule.kinds if self.schedule else (split_placeholder(self.config["placeholder"])[0],)
-        if "mask" not in kinds:
-            return None
-        if self.config["mask_init"] == "random":
-            generator = torch.Generator().manual_seed(self.config["seed"])
-            return torch.randn(text_dim, generator=generator) * 0.01
-        info = store.mask_init_info
-        if info is None:
-            raise StoreError(
-                f"{store.url} has no mask_init for the mask placeholder; run `mmprep init-mask --store {store.url}` "
-                "(or pass --mask-init random)"
-            )
-        if not info["current"]:
-            raise StoreError(
-                f"{store.url}: mask_init is stale (the text features changed since it was computed); rerun "
-                f"`mmprep init-mask --store {store.url}`"
-            )
-        return torch.from_numpy(store.mask_init)
 
     # ------------------------------------------------------------------ state
     def _rng_state(self) -> dict:
@@ -229,8 +131,7 @@ class Trainer:
     # ------------------------------------------------------------------ logging
     def _log(self, record: dict) -> None:
         if self.dist.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            append_metrics(self.run_dir, record)
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
@@ -239,8 +140,7 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict:
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
+            write_config(self.run_dir, to_toml(self.config))
         if self.step == 0:
             self._first_batch()
         # Signal handlers can only be set from the main thread (a dask worker runs tasks in other threads).
@@ -293,7 +193,7 @@ class Trainer:
         labels = target_ids(self.tokenizer, batch["translations"], self.config["max_target_length"]).to(self.device)
         report = first_batch_check(self.module, batch, labels)
         if self.dist.is_main:
-            (self.run_dir / "first_batch.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+            (self.run_dir / FIRST_BATCH).write_text(json.dumps(report, indent=2), encoding="utf-8")
             self._say(render_first_batch(report))
         if not report["finite"]:
             raise NonFiniteError(f"the first batch gives a non-finite loss or gradient (ids: {batch['ids']})")

@@ -1,21 +1,13 @@
-"""The Markdown table of `mmprep train`'s options in the README, generated from the schema so it cannot drift.
+"""The Markdown table of `mmprep train`'s options in docs/train.md, generated from the schema so it cannot drift.
 
 python -m prep.train.options_table    # prints the table
 """
 
 from __future__ import annotations
 
-from .config import GROUP_ORDER, options
+from .config import GROUP_ORDER, format_value, options
 
 START, END = "<!-- train-options:start -->", "<!-- train-options:end -->"
-
-
-def _default(value) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return f"`{value}`"
 
 
 def markdown() -> str:
@@ -29,7 +21,7 @@ def markdown() -> str:
             what = spec["description"].replace("|", "\\|")
             if "enum" in spec:
                 what += " One of: " + ", ".join(f"`{v}`" for v in spec["enum"]) + "."
-            rows.append(f"| `{flag}` | {_default(spec['default'])} | {spec.get('spec', '')} | {what} |")
+            rows.append(f"| `{flag}` | `{format_value(spec['default'])}` | {spec.get('spec', '')} | {what} |")
     return "\n".join([START, *rows, END])
 
 

@@ -180,7 +180,7 @@ def test_training_on_s3_stops_and_resumes_with_the_recorded_storage_options(text
                                                                             monkeypatch, cli):  # fmt: skip
     """Only --storage-options finds the server (AWS_ENDPOINT_URL points at a closed port): the first run gets
     them as a flag, the resumed run from its config.toml. The losses are those of training on the local copy."""
-    from test_train import FAST, config_for, interrupt_at_batch, step_losses
+    from train_helpers import FAST, config_for, interrupt_at_batch, step_losses
 
     from prep.train.loop import train
 

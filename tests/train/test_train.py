@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import REPO
+from train_helpers import config_for, interrupt_at_batch, metrics, step_losses
 
 import prep
 from prep.data.dataset import PoseDataset
@@ -22,29 +23,6 @@ from prep.train import checkpoint
 from prep.train.config import resolve
 from prep.train.loop import NonFiniteError, train
 from prep.train.optim import build_optimizer
-
-TINY = {"backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200}
-FAST = {
-    **TINY,
-    "batch_size": 8,
-    "lr": 3e-3,
-    "max_frames": 96,
-    "max_target_length": 24,
-    "log_every": 1,
-    "eval_max_videos": 6,
-}
-
-
-def config_for(store: str, **options) -> dict:
-    return resolve({}, {"store": store, **FAST, **options})
-
-
-def metrics(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def step_losses(run_dir: Path) -> dict[int, float]:
-    return {m["step"]: m["loss"] for m in metrics(run_dir) if "loss" in m}
 
 
 def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
@@ -66,23 +44,6 @@ def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
     assert [m["epoch"] for m in metrics(run) if "dev_bleu" in m] == [1, 2, 3, 4, 5]
     state = checkpoint.load(run, "last")  # weights_only=True
     assert state["progress"]["step"] == summary["steps"] and state["config"]["seed"] == 0
-
-
-def interrupt_at_batch(monkeypatch, n: int, error: type[BaseException] | None = None) -> None:
-    """Ctrl-C (a real SIGINT) while batch ``n`` of the run is read; or raise ``error`` there (a crash)."""
-    original = PoseDataset.__getitems__
-    calls = {"n": 0}
-
-    def read(self, indices):
-        calls["n"] += 1
-        if calls["n"] == n:
-            if error is None:
-                signal.raise_signal(signal.SIGINT)
-            else:
-                raise error("simulated crash")
-        return original(self, indices)
-
-    monkeypatch.setattr(PoseDataset, "__getitems__", read)
 
 
 def test_resume_after_ctrl_c_continues_exactly(synth_store, tmp_path, monkeypatch):

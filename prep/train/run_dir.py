@@ -1,0 +1,106 @@
+"""A run directory: what `mmprep train` writes, and the one place that names its files.
+
+    RUN_DIR/config.toml        the resolved configuration, seed included (``--resume`` reads it back)
+    RUN_DIR/metrics.jsonl      one JSON object per logged step, dev evaluation, skipped step and epoch end
+    RUN_DIR/first_batch.json   the first-batch check (docs/missing-modality.md, section 6)
+    RUN_DIR/checkpoints/       last.pt and best.pt (prep/train/checkpoint.py)
+    RUN_DIR/backbone/          the mT5 backbone and its tokenizer, as ``save_pretrained`` writes them
+    RUN_DIR/eval/              `mmprep eval`'s reports and predictions
+
+Every other command (eval, report, ablate) finds a run's files through this module.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from ..errors import InputError
+from .config import load_toml, resolve
+
+CONFIG = "config.toml"
+METRICS = "metrics.jsonl"
+FIRST_BATCH = "first_batch.json"
+CHECKPOINTS = "checkpoints"
+BACKBONE = "backbone"
+EVAL = "eval"
+
+# What may differ when a run is resumed: where it runs, not what it computes.
+RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options")
+
+
+def checkpoint_path(run_dir: str | Path, which: str) -> Path:
+    return Path(run_dir) / CHECKPOINTS / f"{which}.pt"
+
+
+def require_run(run_dir: str | Path) -> Path:
+    """``run_dir`` as a Path, or InputError when it holds no run of `mmprep train`."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).is_file():
+        raise InputError(f"{run_dir} is not a run directory of `mmprep train` (no {CONFIG})")
+    return run_dir
+
+
+def read_config(run_dir: str | Path) -> dict:
+    """The run's resolved configuration, checked against the schema."""
+    return resolve(load_toml(require_run(run_dir) / CONFIG), {})
+
+
+def write_config(run_dir: Path, toml_text: str) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG).write_text(toml_text, encoding="utf-8")
+
+
+def append_metrics(run_dir: Path, record: dict) -> None:
+    with open(run_dir / METRICS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """(training step records, dev evaluations) of a run in step order, one per step: a step logged again after a
+    resume from an older checkpoint keeps its latest record."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        raise InputError(f"{run_dir} has no {METRICS}: is it a run directory of `mmprep train`?")
+    steps: dict[int, dict] = {}
+    dev: dict[int, dict] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{number}: not a JSON object ({e}); a run writes one object per line") from e
+        if "loss" in record:
+            steps[record["step"]] = record
+        elif "dev_bleu" in record:
+            dev[record["step"]] = record
+    return [steps[s] for s in sorted(steps)], [dev[s] for s in sorted(dev)]
+
+
+def new_run(run_dir: Path) -> Path:
+    """``run_dir`` for a new run: InputError when it already holds one."""
+    if (run_dir / CONFIG).exists():
+        raise InputError(f"{run_dir} already holds a run; continue it with --resume {run_dir}, or choose another --out")
+    return run_dir
+
+
+def resumed_config(run_dir: Path, overrides: dict) -> dict:
+    """The saved configuration of the run to continue, with the only options that may change when resuming."""
+    changed = sorted(set(overrides) - set(RESUMABLE_OVERRIDES))
+    if changed:
+        raise InputError(
+            f"--resume keeps the run's configuration; these options cannot change: {', '.join(changed)}. "
+            "Start a new run (--out) to change them."
+        )
+    return resolve(load_toml(require_run(run_dir) / CONFIG), overrides)
+
+
+def start_or_resume(run_dir: Path, config: dict) -> tuple[dict, bool]:
+    """(configuration, resume) to train ``run_dir`` to its end without being told whether it ran before: a run
+    with a last checkpoint continues with its saved configuration; one stopped before its first checkpoint
+    has nothing worth keeping and starts again with ``config``."""
+    if checkpoint_path(run_dir, "last").exists():
+        return resumed_config(run_dir, {}), True
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    return config, False

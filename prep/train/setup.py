@@ -1,0 +1,142 @@
+"""What a training run is built from its configuration: the data, the model and its backbone, the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..data.dataset import PoseDataset, collate
+from ..data.sampler import StratifiedBatchSampler
+from ..errors import StoreError
+from ..model.fusion import split_placeholder
+from ..model.strategies import PlaceholderSchedule, TextDropout
+from ..model.translation import ModelConfig, SignTranslationModel
+from ..store import Store, default_url, open_store
+from .backbone import create_backbone, rebuild_backbone
+from .distributed import Dist
+
+
+@dataclass
+class TrainingData:
+    train_set: PoseDataset
+    dev_set: PoseDataset
+    text_dim: int
+    mean_text: torch.Tensor | None  # the mean train-split text feature: the mask embedding's cosine is logged to it
+    mask_init: torch.Tensor | None  # the mask embedding's initial value, when the model has one
+
+
+def text_dropout_from(config: dict) -> TextDropout:
+    value = config["text_dropout"]
+    mode = value if value in ("none", "adaptive") else "fixed"
+    rate = float(value) if mode == "fixed" else 0.0
+    return TextDropout(mode, rate, config["dropout_base"], config["dropout_lambda"], config["dropout_unit"])
+
+
+def placeholder_schedule(config: dict) -> PlaceholderSchedule | None:
+    return PlaceholderSchedule.parse(config["placeholder_schedule"]) if config["placeholder_schedule"] else None
+
+
+def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingData:
+    """The train and dev datasets, and the text statistics that come from the training split only."""
+    store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
+    _check_store(store, config)
+    data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
+    train_set = PoseDataset(store, split=config["train_split"], **data_options)
+    dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
+    features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
+    train_rows = [store.row(i) for i in train_set.ids]
+    with_text = [r for r in train_rows if has_text[r]]
+    mean_text = torch.from_numpy(features[with_text].mean(0)) if with_text else None
+    text_dim = features.shape[1]
+    return TrainingData(train_set, dev_set, text_dim, mean_text, _mask_init(store, config, schedule, text_dim))
+
+
+def _check_store(store: Store, config: dict) -> None:
+    splits = store.column("split")
+    for split in (config["train_split"], config["dev_split"]):
+        if not (splits == split).any():
+            raise StoreError(f"{store.url} has no {split!r} videos; give the videos splits with `mmprep manifest FILE`")
+    if store.text_features is None:
+        raise StoreError(f"{store.url} has no text features; run `mmprep encode-text --store {store.url}` first")
+
+
+def _mask_init(store: Store, config: dict, schedule: PlaceholderSchedule | None, text_dim: int) -> torch.Tensor | None:
+    kinds = schedule.kinds if schedule else (split_placeholder(config["placeholder"])[0],)
+    if "mask" not in kinds:
+        return None
+    if config["mask_init"] == "random":
+        generator = torch.Generator().manual_seed(config["seed"])
+        return torch.randn(text_dim, generator=generator) * 0.01
+    info = store.mask_init_info
+    if info is None:
+        raise StoreError(
+            f"{store.url} has no mask_init for the mask placeholder; run `mmprep init-mask --store {store.url}` "
+            "(or pass --mask-init random)"
+        )
+    if not info["current"]:
+        raise StoreError(
+            f"{store.url}: mask_init is stale (the text features changed since it was computed); rerun "
+            f"`mmprep init-mask --store {store.url}`"
+        )
+    return torch.from_numpy(store.mask_init)
+
+
+def build_model(
+    config: dict, data: TrainingData, schedule: PlaceholderSchedule | None, run_dir: Path, dist: Dist, resume: bool
+) -> tuple[SignTranslationModel, object]:
+    """(model, tokenizer): a new backbone written into the run directory, or the run's own when resuming."""
+    if resume:
+        backbone, tokenizer = rebuild_backbone(run_dir)
+    elif dist.is_main:
+        backbone, tokenizer = create_backbone(config, data.train_set.translations, run_dir, config["seed"])
+        dist.barrier()
+    else:  # rank 0 writes the backbone; DDP then copies rank 0's weights to every rank
+        dist.barrier()
+        backbone, tokenizer = rebuild_backbone(run_dir)
+    model_config = ModelConfig(
+        n_points=len(data.train_set.point_names),
+        text_dim=data.text_dim,
+        placeholder=config["placeholder"],
+        placeholder_kinds=schedule.kinds if schedule else (),
+        gate_bias=config["gate_bias"],
+        noise_scale=config["noise_scale"],
+        pose_layers=config["pose_layers"],
+        pose_kernel=config["pose_kernel"],
+        pose_stride=config["pose_stride"],
+        pose_velocity=config["pose_velocity"],
+        dropout=config["dropout"],
+    )
+    return SignTranslationModel(backbone, model_config, data.mask_init), tokenizer
+
+
+def build_loaders(
+    config: dict, data: TrainingData, dist: Dist
+) -> tuple[StratifiedBatchSampler, DataLoader, DataLoader]:
+    """(sampler, train loader, dev loader): stratified batches of this process's share of each epoch."""
+    seed = config["seed"]
+    sampler = StratifiedBatchSampler(
+        data.train_set.has_text,
+        config["batch_size"],
+        text_ratio=config["text_ratio"],
+        lengths=data.train_set.lengths if config["bucket"] else None,
+        seed=seed,
+        num_replicas=dist.world_size,
+        rank=dist.rank,
+    )
+    loader = DataLoader(
+        data.train_set,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        num_workers=config["num_workers"],
+        # Its own generator: each new iterator draws a seed, which must not shift the global random stream
+        # (a resumed run creates one more iterator than an uninterrupted one).
+        generator=torch.Generator().manual_seed(seed),
+    )
+    dev_indices = range(min(len(data.dev_set), config["eval_max_videos"] or len(data.dev_set)))
+    dev_loader = DataLoader(
+        torch.utils.data.Subset(data.dev_set, dev_indices), batch_size=config["batch_size"], collate_fn=collate
+    )
+    return sampler, loader, dev_loader

@@ -1,0 +1,50 @@
+"""Shared by the training tests (tests/train/) and the tests that train on other stores (tests/store/test_s3.py)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from prep.data.dataset import PoseDataset
+from prep.train.config import resolve
+
+TINY = {"backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200}
+FAST = {
+    **TINY,
+    "batch_size": 8,
+    "lr": 3e-3,
+    "max_frames": 96,
+    "max_target_length": 24,
+    "log_every": 1,
+    "eval_max_videos": 6,
+}
+
+
+def config_for(store: str, **options) -> dict:
+    return resolve({}, {"store": store, **FAST, **options})
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def step_losses(run_dir: Path) -> dict[int, float]:
+    return {m["step"]: m["loss"] for m in metrics(run_dir) if "loss" in m}
+
+
+def interrupt_at_batch(monkeypatch, n: int, error: type[BaseException] | None = None) -> None:
+    """Ctrl-C (a real SIGINT) while batch ``n`` of the run is read; or raise ``error`` there (a crash)."""
+    original = PoseDataset.__getitems__
+    calls = {"n": 0}
+
+    def read(self, indices):
+        calls["n"] += 1
+        if calls["n"] == n:
+            if error is None:
+                signal.raise_signal(signal.SIGINT)
+            else:
+                raise error("simulated crash")
+        return original(self, indices)
+
+    monkeypatch.setattr(PoseDataset, "__getitems__", read)
