@@ -1,10 +1,14 @@
-"""Shared by the training tests (tests/train/) and the tests that train on other stores (tests/store/test_s3.py)."""
+"""Shared by the model and training tests (tests/model/, tests/train/) and the tests that train on other stores
+(tests/store/test_s3.py)."""
 
 from __future__ import annotations
 
 import json
 import signal
 from pathlib import Path
+
+import torch
+from transformers import MT5Config, MT5ForConditionalGeneration
 
 from prep.data.dataset import PoseDataset
 from prep.train.config import resolve
@@ -48,3 +52,10 @@ def interrupt_at_batch(monkeypatch, n: int, error: type[BaseException] | None = 
         return original(self, indices)
 
     monkeypatch.setattr(PoseDataset, "__getitems__", read)
+
+
+def tiny_backbone(d_model=16) -> MT5ForConditionalGeneration:
+    torch.manual_seed(0)
+    config = MT5Config(vocab_size=40, d_model=d_model, d_ff=32, d_kv=8, num_layers=1, num_decoder_layers=1,
+                       num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)  # fmt: skip
+    return MT5ForConditionalGeneration(config)

@@ -125,7 +125,7 @@ def prepare(out: Path, ablation: Ablation) -> list[Cell]:
     record = out / "ablation.json"
     wanted = json.loads(json.dumps(ablation.to_json()))
     if record.exists():
-        saved = json.loads(record.readformat_value(encoding="utf-8"))
+        saved = json.loads(record.read_text(encoding="utf-8"))
         if saved != wanted:
             changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
             raise InputError(
@@ -134,7 +134,7 @@ def prepare(out: Path, ablation: Ablation) -> list[Cell]:
             )
     else:
         out.mkdir(parents=True, exist_ok=True)
-        record.writeformat_value(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
+        record.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
     return cells
 
 
@@ -260,7 +260,7 @@ def summarize(out: Path, ablation: Ablation, cells: list[Cell]) -> dict:
                 line[title] = _count(values) if spec is None else _spread(values, spec)
             summary.append(line)
     _write_csv(out / "summary.csv", summary)
-    (out / "summary.md").writeformat_value(markdown(summary, ablation), encoding="utf-8")
+    (out / "summary.md").write_text(markdown(summary, ablation), encoding="utf-8")
     plot_curves(curves, out / "loss_curves.png")
     return {"results": out / "results.csv", "summary": out / "summary.md", "curves": out / "loss_curves.png"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import MT5Config, MT5ForConditionalGeneration
+from train_helpers import tiny_backbone
 
 from prep.model.fusion import GatedFusion, TextPlaceholder
 from prep.model.pose_encoder import PoseEncoder
@@ -12,13 +12,6 @@ from prep.model.strategies import PlaceholderSchedule, TextDropout
 from prep.model.translation import ModelConfig, SignTranslationModel
 
 P, DT = 7, 12  # points, text feature width
-
-
-def tiny_backbone(d_model=16) -> MT5ForConditionalGeneration:
-    torch.manual_seed(0)
-    config = MT5Config(vocab_size=40, d_model=d_model, d_ff=32, d_kv=8, num_layers=1, num_decoder_layers=1,
-                       num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)  # fmt: skip
-    return MT5ForConditionalGeneration(config)
 
 
 def make_batch(b=4, t=9, has_text=(True, False, True, False), seed=0) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import REPO
-from train_helpers import config_for, interrupt_at_batch, metrics, step_losses
+from train_helpers import config_for, interrupt_at_batch, metrics, step_losses, tiny_backbone
 
 import prep
 from prep.data.dataset import PoseDataset
@@ -85,8 +85,6 @@ def test_mask_has_its_own_learning_rate_and_weight_decay(synth_store, tmp_path):
 
 
 def test_mask_pull_and_optimizer_groups_directly(synth_store):
-    from test_model import tiny_backbone
-
     from prep.model.translation import ModelConfig, SignTranslationModel
 
     model = SignTranslationModel(tiny_backbone(), ModelConfig(5, 12, placeholder="zero"), None)
