@@ -22,7 +22,7 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
     type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
     default="missing-aware",
     show_default=True,
-    help="Inference mode (spec 3); see the README's `mmprep eval` section.",
+    help="Inference mode (spec 3); see docs/eval.md.",
 )
 @click.option("--alpha", type=float, help="--mode conservative: gate factor in [0, 1] (0.4-0.6 balanced).")
 @click.option("--factor", type=float, help="--mode adaptive: gate factor without text in [0, 1] (0: pose only).")

@@ -43,7 +43,7 @@ MAX_LISTED = 20
     "--scheduler",
     metavar="ADDRESS",
     help="Run on an existing dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one. Its workers "
-    "need this mmprep installed and must be able to read the video paths; the README's 'Scaling out' gives the "
+    "need this mmprep installed and must be able to read the video paths; docs/scaling.md gives the "
     "scheduler and worker commands.",
 )
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every K-th frame.")

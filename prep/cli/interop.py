@@ -64,7 +64,7 @@ def export_command(fmt, out, ids, ids_from, store_url, storage_options):
     components (POSE_LANDMARKS, FACE_LANDMARKS, LEFT_HAND_LANDMARKS, RIGHT_HAND_LANDMARKS), x and y
     in pixels, confidences, fps, width and height; pose-format's Pose.read opens them. .pose has no
     frame timestamps (only fps). --format h5 writes the whole table and every pose and timestamp to one
-    HDF5 file (layout in the README); `mmprep import` reads both back.
+    HDF5 file (layout in docs/interop.md); `mmprep import` reads both back.
 
     \b
     Examples:

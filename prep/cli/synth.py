@@ -57,7 +57,7 @@ def synth(out, videos, text_ratio, text_info, vocab, ambiguous_pairs, language, 
     """Write a synthetic store to OUT: signing with known ground truth, to check missing-text methods.
 
     Same schema as a store from `mmprep extract`, so encode-text (it encodes the description column),
-    init-mask and train run on it unchanged. The README section "mmprep synth" describes the generator.
+    init-mask and train run on it unchanged. docs/data.md describes the generator.
     Rerunning with the same options finishes an interrupted run.
 
     \b

@@ -1,6 +1,6 @@
 """Decoding a video with PyAV: every frame, upright, as RGB, with its timestamp.
 
-PyAV, not OpenCV (both measured on tests/fixtures/signing.mp4, see the README): they decode equally fast (~3 ms
+PyAV, not OpenCV (both measured on tests/fixtures/signing.mp4, see docs/extract.md): they decode equally fast (~3 ms
 a frame, nothing next to MediaPipe's ~55 ms), but OpenCV reads a truncated or corrupt file as a shorter
 video without a word, and the OpenCV that ships with mediapipe ignores rotation metadata unless asked;
 PyAV raises on damaged data and gives each frame's display rotation.

@@ -107,7 +107,7 @@ class H5File(Source):
     def _read_table(self) -> None:
         f, path = self.file, self.path
         if f.attrs.get("format") != FORMAT:
-            raise InputError(f"{path}: not an mmprep HDF5 file (no format={FORMAT!r} attribute); see the README")
+            raise InputError(f"{path}: not an mmprep HDF5 file (no format={FORMAT!r} attribute); see docs/interop.md")
         if int(f.attrs.get("format_version", 0)) > FORMAT_VERSION:
             raise InputError(
                 f"{path} is format version {f.attrs['format_version']} (written by mmprep "

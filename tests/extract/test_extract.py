@@ -249,7 +249,7 @@ def test_a_dask_cluster_of_worker_processes_writing_to_s3_gives_the_local_result
             # Each worker made a MediaPipe graph: both extracted. (A lambda: dask workers cannot import this module.)
             graphs = client.run(lambda: len(importlib.import_module("prep.extract.run")._models))
             assert sorted(graphs.values()) == [1, 1]
-            # The README's worker environment took effect: one native thread, dask's malloc setting gone, no profiler.
+            # The worker environment of docs/scaling.md took effect: one native thread, dask's malloc setting gone, no profiler.
             assert set(client.run(os.getenv, "OMP_NUM_THREADS").values()) == {"1"}
             assert set(client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
             profiling = client.run(
