@@ -196,6 +196,11 @@ def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
     row = {**{k: format_value(v) for k, v in cell.settings}, "seed": cell.seed, "step": report["step"]}
     _, dev = read_metrics(run_dir)
     row["dev_bleu_best"] = max((r["dev_bleu"] for r in dev), default=None)
+    effect = report["text_effect"] or {}
+    accuracy = effect.get("ambiguous_accuracy") or {}
+    row["outputs_changed_by_text"] = effect.get("outputs_changed")
+    row["ambiguous_accuracy_with_text"] = accuracy.get("with_text")
+    row["ambiguous_accuracy_without_text"] = accuracy.get("without_text")
     for prefix, part in (("", report), ("with_text_", report["with_text"])):
         for suffix in ("", "_without_text"):
             for n in ("1", "4"):
@@ -205,6 +210,7 @@ def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
             row[f"{prefix}{name}"] = None if part is None else part["consistency"][name]["value"]
             row[f"{prefix}{name}_pass"] = None if part is None else part["consistency"][name]["pass"]
         row[f"{prefix}consistent"] = None if part is None else part["consistency"]["pass"]
+        row[f"{prefix}consistency_verdict"] = None if part is None else part["consistency"]["verdict"]
     return row
 
 
@@ -228,6 +234,8 @@ SUMMARY_COLUMNS = [
     ("BLEU-4 A", "bleu4", ".2f"),
     ("BLEU-4 B", "bleu4_without_text", ".2f"),
     ("ROUGE-L A", "rouge_l", ".2f"),
+    ("ambiguous acc. A", "ambiguous_accuracy_with_text", ".2f"),
+    ("ambiguous acc. B", "ambiguous_accuracy_without_text", ".2f"),
     ("delta BLEU (text)", "with_text_delta_bleu", ".2f"),
     ("KL (text)", "with_text_kl", ".2g"),
     ("conf. std (text)", "with_text_confidence_std", ".2g"),

@@ -204,9 +204,31 @@ def _evaluation_table(report: dict) -> str:
                 text += " [{:.2f}, {:.2f}]".format(*metric["ci"])
             cells.append(f"{text} {_verdict(metric['pass'])}")
         rows.append(f"<tr><th>{_e(title)}</th><td>{_e(TARGETS[name])}</td><td>{cells[0]}</td><td>{cells[1]}</td></tr>")
-    verdicts = [_verdict(p["consistency"]["pass"]) if p else "n/a" for p in (report, subset)]
+    verdicts = [_overall(p["consistency"]) if p else "n/a" for p in (report, subset)]
     rows.append(f"<tr><th>all four</th><td></td><td>{verdicts[0]}</td><td>{verdicts[1]}</td></tr>")
-    return quality + "<table>" + "".join(rows) + "</table>"
+    return _text_effect(report["text_effect"]) + quality + "<table>" + "".join(rows) + "</table>"
+
+
+def _overall(consistency: dict) -> str:
+    if consistency["verdict"] == "not applicable":
+        return '<span class="fail">not applicable</span> (the description changes no output)'
+    return _verdict(consistency["pass"])
+
+
+def _text_effect(effect: dict | None) -> str:
+    """The text effect in words, above the tables: a model that ignores the text is said so, in red."""
+    if effect is None:
+        return '<p class="note">No video of this split has a description: the text effect cannot be measured.</p>'
+    kind = "fail" if effect["ignores_text"] else "text"
+    lines = [f'<p><strong>Text effect:</strong> <span class="{kind}">{_e(effect["statement"])}</span>.']
+    ceilings = effect["ceilings"]
+    if ceilings and ceilings.get("pose_only_bleu4") is not None:
+        lines.append(
+            f" Ceilings of this synthetic split ({ceilings['n_with_text']} with-text videos): BLEU-4 "
+            f"{ceilings['pose_only_bleu4']:.2f} from the poses alone, {ceilings['with_text_bleu4']:.2f} with the "
+            "description."
+        )
+    return "".join(lines) + "</p>"
 
 
 def _examples(videos: list[dict]) -> str:
@@ -255,7 +277,8 @@ CAPTIONS = {
     "(spec 6: below 0.7 is a warning).",
     "no_mask": "This run has no mask embedding (its placeholder is not a mask), so there is no mask plot.",
     "consistency": "Consistency metrics of every evaluation, over all videos and over the with-text videos; green "
-    "passes, red fails; dashed: the source's target; delta BLEU with its 95 % paired-bootstrap interval.",
+    "passes, red fails; dashed: the source's target; delta BLEU with its 95 % paired-bootstrap interval. A model "
+    "whose outputs the description never changes meets every target trivially: its verdict is 'not applicable'.",
     "scenarios": "Scenario <span class='a'>A</span> gives each video its real description where it has one; "
     "scenario <span class='b'>B</span> gives every video the placeholder. Only the with-text videos can differ "
     "between them, so the with-text columns are the informative ones. BLEU and ROUGE-L are on 0-100 (sacrebleu, "

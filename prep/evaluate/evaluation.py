@@ -25,6 +25,7 @@ from ..train.run_dir import EVAL
 from . import metrics
 from .loading import Run, load_run
 from .modes import SCENARIOS, InferenceMode
+from .text_effect import text_effect
 
 SCHEMA = "eval-report"
 
@@ -62,6 +63,8 @@ def evaluate(
         for video, score in zip(videos, scores, strict=True):
             video["sentence_bleu" + suffix] = score
     with_text = [v for v in videos if v["has_text"]]
+    effect = text_effect(with_text, run.store.synth, split, resamples, seed)
+    applicable = effect is not None and not effect["ignores_text"]
     report = {
         "run": str(run.run_dir),
         "checkpoint": run.checkpoint,
@@ -77,12 +80,13 @@ def evaluate(
         "n": len(videos),
         "n_with_text": len(with_text),
         **metrics.quality(videos),
-        "consistency": metrics.consistency(videos, resamples, seed),
+        "text_effect": effect,
+        "consistency": metrics.consistency(videos, resamples, seed, applicable),
         "with_text": (
             {
                 "n": len(with_text),
                 **metrics.quality(with_text),
-                "consistency": metrics.consistency(with_text, resamples, seed),
+                "consistency": metrics.consistency(with_text, resamples, seed, applicable),
             }
             if with_text
             else None

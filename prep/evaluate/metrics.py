@@ -157,9 +157,12 @@ def quality(videos: list[dict]) -> dict:
     return out
 
 
-def consistency(videos: list[dict], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict:
+def consistency(
+    videos: list[dict], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, applicable: bool = True
+) -> dict:
     """The four metrics of spec section 5 over ``videos``, each judged against its target; ``pass`` when all four
-    pass. A video is a dict of ``reference``, ``hypothesis`` (A), ``hypothesis_without_text`` (B),
+    pass, and the ``verdict``: "pass", "fail", or "not applicable" when the description changes no output (a
+    model that ignores it is consistent by construction: ``applicable`` False, and ``pass`` is False too). A video is a dict of ``reference``, ``hypothesis`` (A), ``hypothesis_without_text`` (B),
     ``sentence_bleu`` and ``sentence_bleu_without_text``, ``kl`` (its mean KL over ``tokens`` target positions),
     ``confidence`` and ``confidence_without_text``.
 
@@ -182,4 +185,6 @@ def consistency(videos: list[dict], resamples: int = BOOTSTRAP_RESAMPLES, seed: 
         "confidence_std": judge("confidence_std", float(differences.std())),
         "spearman": judge("spearman", spearman(rank_a, rank_b)),
     }
-    return {**metrics, "pass": all(m["pass"] for m in metrics.values())}
+    passed = applicable and all(m["pass"] for m in metrics.values())
+    verdict = ("pass" if passed else "fail") if applicable else "not applicable"
+    return {**metrics, "pass": passed, "verdict": verdict}

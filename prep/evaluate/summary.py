@@ -24,7 +24,8 @@ def _judged(metric: dict, name: str) -> str:
 
 
 def render(report: dict) -> str:
-    """Translation quality (A and B, all videos and the with-text subset) and the consistency check."""
+    """The text effect, translation quality (A and B, all videos and the with-text subset) and the consistency
+    check."""
     subset = report["with_text"]
     mode = report["mode"] + (f" alpha={report['alpha']:g}" if report["alpha"] is not None else "")
     mode += f" factor={report['factor']:g}" if report["factor"] is not None else ""
@@ -33,6 +34,8 @@ def render(report: dict) -> str:
         f"{report['n']} videos, {report['n_with_text']} with text; mode {mode}, "
         + ("greedy" if report["beams"] == 1 else f"beam {report['beams']}"),
         "A: real description where present; B: the placeholder for every video. BLEU and ROUGE-L on 0-100.",
+        "",
+        *_text_effect(report["text_effect"]),
         "",
         f"{'':28}{'all videos':>22}{'with-text videos':>22}",
         f"{'':28}{'A':>11}{'B':>11}{'A':>11}{'B':>11}",
@@ -50,7 +53,24 @@ def render(report: dict) -> str:
         overall = report["consistency"][name]
         within = "n/a" if subset is None else _judged(subset["consistency"][name], name)
         lines.append(f"{label:28}{overall['rule']:>10}  {_judged(overall, name):<30}{within:<30}")
-    verdict = "pass" if report["consistency"]["pass"] else "FAIL"
-    within = "n/a" if subset is None else ("pass" if subset["consistency"]["pass"] else "FAIL")
+    verdict = _verdict(report["consistency"])
+    within = "n/a" if subset is None else _verdict(subset["consistency"])
     lines.append(f"{'all four':28}{'':>10}  {verdict:<30}{within:<30}")
     return "\n".join(lines)
+
+
+def _verdict(consistency: dict) -> str:
+    return {"pass": "pass", "fail": "FAIL"}.get(consistency["verdict"], consistency["verdict"])
+
+
+def _text_effect(effect: dict | None) -> list[str]:
+    if effect is None:
+        return ["text effect: no video of this split has a description"]
+    lines = [f"text effect: {effect['statement']}"]
+    ceilings = effect["ceilings"]
+    if ceilings and ceilings.get("pose_only_bleu4") is not None:
+        lines.append(
+            f"ceilings (synthetic store, {ceilings['n_with_text']} with-text videos of the split): pose only "
+            f"{ceilings['pose_only_bleu4']:.2f}, with the description {ceilings['with_text_bleu4']:.2f} BLEU-4"
+        )
+    return lines

@@ -34,7 +34,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
 def corpus_bleu(hypotheses: list[str], references: list[str], max_order: int = 4) -> float:
     """sacrebleu corpus BLEU-``max_order`` on its 0-100 scale, Chinese tokenisation."""
     metric = sacrebleu.metrics.BLEU(tokenize=BLEU_TOKENIZE, max_ngram_order=max_order)
-    return metric.corpus_score(hypotheses, [references]).score
+    return min(metric.corpus_score(hypotheses, [references]).score, 100.0)  # a perfect score can round past 100
 
 
 class AverageMembers(LogitsProcessor):

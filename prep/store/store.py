@@ -131,6 +131,11 @@ class Store:
         out["has_text"] = bool(self.has_text[i])
         return out
 
+    @property
+    def synth(self) -> dict | None:
+        """A synthetic store's answer key (written by `mmprep synth`, store.schema.json#/$defs/synth), else None."""
+        return self._root.attrs.asdict().get("synth")
+
     # ------------------------------------------------------------------ pose
     @property
     def layout(self) -> Layout | None:
@@ -329,6 +334,12 @@ class Store:
         if updated_rows or new_rows:
             self._touch()
         return len(new_rows), len(updated_rows)
+
+    def set_synth(self, info: dict) -> None:
+        """Record a synthetic store's answer key (see ``synth``)."""
+        self._require_writable()
+        self._root.attrs["synth"] = info
+        self._touch()
 
     def set_layout(self, layout: Layout) -> None:
         """Fix the store's keypoint layout (on its first poses); a different one later is an error."""

@@ -1,6 +1,6 @@
 """``mmprep synth``: a store of synthetic signing whose ground truth is known, to test missing-text methods.
 
-The generator (README, "mmprep synth" documents it for users):
+The generator (docs/data.md documents it for users):
 
 - vocabulary: ``vocab`` words of the chosen language; each word is a sign, a smooth path of the wrists through
   3-4 points of the signing space over 8-16 frames, with a handshape at its start and end and a hand
@@ -37,6 +37,7 @@ from ..errors import InputError, StoreError
 from ..layout import holistic
 from ..store import VideoResult, open_store
 from . import motion
+from .truth import SynthTruth
 from .words import LANGUAGES
 
 GENERATOR_VERSION = 1
@@ -136,13 +137,22 @@ def sentence(config: SynthConfig, video: int) -> np.ndarray:
 
 def describe(config: SynthConfig, video: int, words: list[str]) -> str:
     """A description naming each word with probability ``text_info``, after a sentence about the scene."""
-    rng = _rng(config, DESCRIPTION, video)
-    scene = SCENES[config.language][int(rng.integers(len(SCENES[config.language])))]
-    named = [w for w in words if rng.random() < config.text_info]
-    named = [named[i] for i in rng.permutation(len(named))]
+    scene, named = _description_parts(config, video, words)
     if config.language == "zh":
         return f"{scene}。" + (f"视频里打出的词有：{'、'.join(named)}。" if named else "")
     return f"{scene}." + (f" The signs include: {', '.join(named)}." if named else "")
+
+
+def named_words(config: SynthConfig, video: int, words: list[str]) -> list[str]:
+    """The words of the translation that the video's description names (its answer key)."""
+    return _description_parts(config, video, words)[1]
+
+
+def _description_parts(config: SynthConfig, video: int, words: list[str]) -> tuple[str, list[str]]:
+    rng = _rng(config, DESCRIPTION, video)
+    scene = SCENES[config.language][int(rng.integers(len(SCENES[config.language])))]
+    named = [w for w in words if rng.random() < config.text_info]
+    return scene, [named[i] for i in rng.permutation(len(named))]
 
 
 def translate(config: SynthConfig, words: list[str]) -> str:
@@ -210,6 +220,25 @@ def make_video(config: SynthConfig, video: int, vocab: Vocabulary) -> VideoResul
     )  # fmt: skip
 
 
+def answer_key(config: SynthConfig, vocab: Vocabulary, rows: list[dict]) -> dict:
+    """What the store records about its own answers (store.schema.json#/$defs/synth), ceilings per split."""
+    pairs = [[vocab.words[w], vocab.words[vocab.ambiguous(w)]] for w in range(0, 2 * config.ambiguous_pairs, 2)]
+    truth = SynthTruth(tuple(vocab.words), tuple(map(tuple, pairs)), config.language)
+    ceilings = {}
+    for name in SPLIT_NAMES:
+        videos = [i for i, row in enumerate(rows) if row["split"] == name and row["description"]]
+        sentences = [[vocab.words[w] for w in sentence(config, i)] for i in videos]
+        named = [named_words(config, i, words) for i, words in zip(videos, sentences, strict=True)]
+        ceilings[name] = {"n_with_text": len(videos), **truth.ceilings(sentences, named)}
+    return {
+        "generator": GENERATOR_VERSION,
+        "config": asdict(config),
+        "words": list(vocab.words),
+        "ambiguous_pairs": pairs,
+        "ceilings": ceilings,
+    }
+
+
 def write_synth(url: str, config: SynthConfig, progress: Callable[[int], None] | None = None) -> dict:
     """Create (or finish) the synth store at ``url``. Returns counts: videos, made, kept, frames."""
     vocab = vocabulary(config)
@@ -233,5 +262,6 @@ def write_synth(url: str, config: SynthConfig, progress: Callable[[int], None] |
             store.commit_videos(batch)
             if progress:
                 progress(len(batch))
+        store.set_synth(answer_key(config, vocab, rows))
         frames = int(store.column("n_frames")[store.column("status") == "ok"].sum())
     return {"videos": config.videos, "made": len(todo), "kept": config.videos - len(todo), "frames": frames}

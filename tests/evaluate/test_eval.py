@@ -260,3 +260,33 @@ def test_a_store_with_other_text_features_is_refused(trained_run, synth_store, o
     cli("encode-text", "--store", store, "--model", other_mt5)
     output = cli("eval", trained_run, "--store", store, expect=1).output
     assert "text features are 48-wide, the run was trained on 32-wide" in output
+
+
+def test_every_report_states_the_text_effect_and_the_ambiguous_words(evaluated):
+    report, videos = read(evaluated[0])
+    effect = report["text_effect"]
+    with_text = [v for v in videos if v["has_text"]]
+    assert effect["n"] == len(with_text) and not effect["ignores_text"]  # the gate is open in this run
+    assert effect["outputs_changed"] == sum(v["hypothesis"] != v["hypothesis_without_text"] for v in with_text) > 0
+    references = [v["reference"] for v in with_text]
+    assert effect["bleu4_with_text"] == m.bleu([v["hypothesis"] for v in with_text], references)["4"]
+    assert effect["bleu4_without_text"] == report["with_text"]["bleu_without_text"]["4"]
+    assert effect["ci"] == report["with_text"]["consistency"]["delta_bleu"]["ci"]
+    accuracy = effect["ambiguous_accuracy"]  # a synth store: the answer key is known
+    assert accuracy["n"] > 0 and 0.0 <= accuracy["with_text"] <= 1.0
+    assert effect["ceilings"]["n_with_text"] == report["n_with_text"]  # the whole dev split was evaluated
+    assert report["consistency"]["verdict"] in ("pass", "fail")
+    assert "text effect: the description changes" in evaluated[1]
+
+
+def test_a_model_whose_output_ignores_the_text_is_not_applicable_not_consistent(trained_run, tmp_path, cli):
+    """Conservative fusion with alpha 0 closes the gate: the description cannot change any output."""
+    out = tmp_path / "closed.json"
+    printed = cli("eval", trained_run, "--mode", "conservative", "--alpha", "0", "--out", out, "-q").output
+    report, videos = read(out)
+    assert all(v["hypothesis"] == v["hypothesis_without_text"] for v in videos)
+    assert report["text_effect"]["ignores_text"] and report["text_effect"]["outputs_changed"] == 0
+    for part in (report, report["with_text"]):
+        assert part["consistency"]["verdict"] == "not applicable" and part["consistency"]["pass"] is False
+        assert part["consistency"]["kl"]["pass"]  # each target is met, trivially
+    assert "the model ignores the description" in printed and "not applicable" in printed

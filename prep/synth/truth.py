@@ -1,0 +1,95 @@
+"""What a synthetic store knows about its own answers: the ambiguous word pairs, the best BLEU a model can reach
+with and without the descriptions (the ceilings), and whether a model's translations tell the pairs apart.
+
+The ``2 * ambiguous_pairs`` ambiguous words come in pairs with identical signs, and every word is drawn
+uniformly, so from the poses alone no model can name the right word of a pair more than half the time: only a
+model that reads the description does better. That makes two measures whose answer is known:
+
+- the ceilings: the corpus BLEU-4 of the references with every ambiguous word replaced by the best fixed guess
+  of its pair (pose only), and with only the words the description does not name replaced (with text);
+- the ambiguous-word accuracy of a model's translations: per video and pair, the occurrences of the pair's
+  words that the hypothesis gets right, over the larger of the reference's and the hypothesis's count (naming
+  both words of a pair to hedge scores 0.5, like a guess).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..model.decoding import corpus_bleu
+
+
+@dataclass(frozen=True)
+class SynthTruth:
+    """The answer key of a synthetic store (``Store.synth``)."""
+
+    words: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...]
+    language: str
+
+    @classmethod
+    def of(cls, info: dict) -> SynthTruth:
+        return cls(tuple(info["words"]), tuple(tuple(p) for p in info["ambiguous_pairs"]), info["config"]["language"])
+
+    def segment(self, text: str) -> list[str]:
+        """The vocabulary words of ``text``: split on spaces (English), or matched longest first (Chinese, written
+        without spaces); anything else is skipped."""
+        if self.language != "zh":
+            return [w for w in text.split() if w in self.words]
+        longest = max(map(len, self.words))
+        found, i = [], 0
+        while i < len(text):
+            match = next((text[i : i + n] for n in range(longest, 0, -1) if text[i : i + n] in self.words), None)
+            if match:
+                found.append(match)
+            i += len(match) if match else 1
+        return found
+
+    def join(self, words: Sequence[str]) -> str:
+        return ("" if self.language == "zh" else " ").join(words)
+
+    def ambiguous_accuracy(self, hypotheses: Sequence[str], references: Sequence[str]) -> dict:
+        """``{"accuracy", "n"}``: the share of the references' ambiguous-word occurrences the hypotheses get right
+        (0.5 is chance); ``n`` counts the occurrences; accuracy is None when there are none."""
+        right = total = occurrences = 0
+        for hypothesis, reference in zip(hypotheses, references, strict=True):
+            said, meant = Counter(self.segment(hypothesis)), Counter(self.segment(reference))
+            for pair in self.pairs:
+                expected = sum(meant[w] for w in pair)
+                if expected:
+                    right += sum(min(said[w], meant[w]) for w in pair)
+                    total += max(expected, sum(said[w] for w in pair))
+                    occurrences += expected
+        return {"accuracy": right / total if total else None, "n": occurrences}
+
+    def ceilings(self, sentences: Sequence[Sequence[str]], named: Sequence[Sequence[str]]) -> dict:
+        """``{"pose_only_bleu4", "with_text_bleu4"}`` for videos whose translations are ``sentences`` (their words)
+        and whose descriptions name ``named``; None for no videos."""
+        if not sentences:
+            return {"pose_only_bleu4": None, "with_text_bleu4": None}
+        references = [self.join(s) for s in sentences]
+        guess = self._best_guesses(sentences, references)
+        pose_only = [self.join(guess.get(w, w) for w in s) for s in sentences]
+        with_text = [
+            self.join(w if w in known else guess.get(w, w) for w in s)
+            for s, known in zip(sentences, named, strict=True)
+        ]
+        return {
+            "pose_only_bleu4": corpus_bleu(pose_only, references),
+            "with_text_bleu4": corpus_bleu(with_text, references),
+        }
+
+    def _best_guesses(self, sentences: Sequence[Sequence[str]], references: list[str]) -> dict[str, str]:
+        """word -> what a model that sees only its sign says: for each pair, the one of its words that gives the
+        higher corpus BLEU-4 (chosen pair by pair, the others fixed)."""
+        guess: dict[str, str] = {}
+        for a, b in self.pairs:
+            scores = {}
+            for choice in (a, b):
+                trial = {**guess, a: choice, b: choice}
+                scores[choice] = corpus_bleu([self.join(trial.get(w, w) for w in s) for s in sentences], references)
+            best = max(scores, key=scores.get)
+            guess.update({a: best, b: best})
+        return guess

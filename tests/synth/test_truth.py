@@ -1,0 +1,71 @@
+"""A synthetic store's answer key: the ambiguous pairs, the ceilings and the ambiguous-word accuracy."""
+
+from __future__ import annotations
+
+import pytest
+
+import prep
+from prep.store import validate
+from prep.synth import SynthConfig, named_words, plan, sentence, vocabulary, write_synth
+from prep.synth.truth import SynthTruth
+
+ZH = SynthTruth(("我", "我们", "他", "家", "学校"), (("我", "他"),), "zh")
+EN = SynthTruth(("i", "he", "home", "school"), (("i", "he"),), "en")
+
+
+def test_segmentation_matches_the_longest_word_and_skips_the_rest():
+    assert ZH.segment("我们去学校") == ["我们", "学校"]  # 我们, not 我 then an unknown 们
+    assert ZH.segment("我他，家！") == ["我", "他", "家"]
+    assert EN.segment("i go home now") == ["i", "home"]
+
+
+def test_ambiguous_accuracy_is_half_for_a_guess_and_for_hedging():
+    references = ["我家", "他家", "我他学校", "家"]
+    assert ZH.ambiguous_accuracy(references, references) == {"accuracy": 1.0, "n": 4}
+    always_me = ["我家", "我家", "我我学校", "家"]  # a pose-only model: the same word of the pair every time
+    assert ZH.ambiguous_accuracy(always_me, references)["accuracy"] == pytest.approx(2 / 4)
+    hedging = ["我他家", "我他家", "我他学校", "家"]  # both words of the pair: half right, not all
+    assert ZH.ambiguous_accuracy(hedging, references)["accuracy"] == pytest.approx((1 + 1 + 2) / (2 + 2 + 2))
+    dropped = ["家", "家", "学校", "家"]
+    assert ZH.ambiguous_accuracy(dropped, references)["accuracy"] == 0.0
+    assert ZH.ambiguous_accuracy(["家"], ["学校"]) == {"accuracy": None, "n": 0}
+
+
+def test_ceilings_follow_what_the_description_names():
+    sentences = [
+        ["我", "家", "学校", "家"],
+        ["他", "学校", "我们"],
+        ["我", "他", "家", "学校"],
+        ["家", "学校", "我们"],
+    ] * 5
+    nothing, everything = [[] for _ in sentences], [list(s) for s in sentences]
+    guessed = ZH.ceilings(sentences, nothing)
+    assert guessed["pose_only_bleu4"] == guessed["with_text_bleu4"] < 100
+    known = ZH.ceilings(sentences, everything)
+    assert known["pose_only_bleu4"] == guessed["pose_only_bleu4"] and known["with_text_bleu4"] == 100.0
+    half = ZH.ceilings(sentences, [s if "我" in s and "他" in s else [] for s in sentences])  # some named
+    assert guessed["pose_only_bleu4"] < half["with_text_bleu4"] < 100
+    unambiguous = SynthTruth(ZH.words, (), "zh").ceilings(sentences, nothing)
+    assert unambiguous == {"pose_only_bleu4": 100.0, "with_text_bleu4": 100.0}
+
+
+def test_the_store_records_its_answer_key_and_it_matches_the_generator(store_url):
+    config = SynthConfig(videos=60, vocab=10, ambiguous_pairs=2, text_ratio=0.5, text_info=1.0, seed=3)
+    write_synth(store_url, config)
+    store = prep.open_store(store_url)
+    assert validate(store) == []
+    key = store.synth
+    vocab = vocabulary(config)
+    assert key["words"] == vocab.words and key["config"]["seed"] == 3
+    for a, b in key["ambiguous_pairs"]:  # identical signs, different words
+        assert vocab.sign_of_word[vocab.words.index(a)] == vocab.sign_of_word[vocab.words.index(b)]
+    rows = plan(config, vocab)
+    for split, ceiling in key["ceilings"].items():
+        videos = [i for i, r in enumerate(rows) if r["split"] == split and r["description"]]
+        assert ceiling["n_with_text"] == len(videos) > 0
+        assert ceiling["with_text_bleu4"] == 100.0  # text_info 1: every word named
+        assert ceiling["pose_only_bleu4"] < 100.0
+    # named_words is the description's answer key: each named word appears in it
+    i = next(i for i, r in enumerate(rows) if r["description"])
+    words = [vocab.words[w] for w in sentence(config, i)]
+    assert all(w in rows[i]["description"] for w in named_words(config, i, words))
