@@ -87,7 +87,7 @@ def readers(ds: prep.PoseDataset, cached: prep.PoseDataset, normalized, files: d
     def batch_of(arrays):
         return prep.collate([
             {"id": "", "keypoints": xyz, "conf": conf, "length": len(xyz), "text": None, "text_dim": 0,
-             "has_text": False, "translation": ""}
+             "has_text": False, "translation": "", "gloss": ""}
             for xyz, conf in arrays
         ])  # fmt: skip
 

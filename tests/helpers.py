@@ -33,12 +33,12 @@ TINY_SENTENCES = [
     "Two signers talk in a bright room.",
 ]
 
-# A tiny run for the evaluation tests: a few steps, the gate open from the start (gate bias 0), so that text, its
+# A tiny run for the evaluation tests: a few steps, gated fusion open from the start (gate bias 0), so that text, its
 # placeholders and the inference modes all change the output.
 TINY_RUN = {
     "backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200,
-    "pose_stride": 4, "batch_size": 8, "lr": 5e-4, "gate_bias": 0.0, "max_target_length": 16, "max_steps": 4, "eval_max_videos": 4,
-    "log_every": 1,
+    "pose_stride": 4, "batch_size": 8, "lr": 5e-4, "fusion": "gate", "gate_bias": 0.0, "max_target_length": 16,
+    "max_steps": 4, "eval_max_videos": 4, "log_every": 1,
 }  # fmt: skip
 
 

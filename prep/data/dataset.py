@@ -86,6 +86,7 @@ class PoseDataset(torch.utils.data.Dataset):
         self.rows = rows
         self.ids = [str(v) for v in store.column("id")[rows]]
         self.translations = [str(v) for v in store.column("translation")[rows]]
+        self.glosses = [str(v) for v in store.column("gloss")[rows]]  # space-separated; '' where the corpus has none
         self.n_frames = store.column("n_frames")[rows]
         self.lengths = self.n_frames if max_frames is None else np.minimum(self.n_frames, max_frames)
         self._first = store.column("frame_offset")[rows]
@@ -186,6 +187,7 @@ class PoseDataset(torch.utils.data.Dataset):
             "text": self._text[i] if has_text else None,
             "has_text": has_text,
             "translation": self.translations[i],
+            "gloss": self.glosses[i],
             "text_dim": self.text_dim,
         }
 
@@ -195,7 +197,7 @@ def collate(batch: list[dict]) -> dict:
 
     Returns tensors ``keypoints`` float32 [B, T, P, 3], ``conf`` [B, T, P], ``mask`` bool [B, T] (True on real
     frames), ``lengths`` int64 [B], ``text`` float32 [B, D] (zeros where a video has no text), ``has_text``
-    bool [B]; and the lists ``ids`` and ``translations``.
+    bool [B]; and the lists ``ids``, ``translations`` and ``glosses``.
     """
     lengths = np.array([item["length"] for item in batch], dtype=np.int64)
     n_points = batch[0]["keypoints"].shape[1]
@@ -219,4 +221,5 @@ def collate(batch: list[dict]) -> dict:
         "has_text": torch.tensor([item["has_text"] for item in batch], dtype=torch.bool),
         "ids": [item["id"] for item in batch],
         "translations": [item["translation"] for item in batch],
+        "glosses": [item["gloss"] for item in batch],
     }

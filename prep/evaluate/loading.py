@@ -65,9 +65,7 @@ def load_run(
     state = checkpoints.load(run_dir, checkpoint)
     config = resolve(state["config"], {})
     backbone, tokenizer = rebuild_backbone(run_dir)
-    model_config = ModelConfig(
-        **{**state["model_config"], "placeholder_kinds": tuple(state["model_config"]["placeholder_kinds"])}
-    )
+    model_config = ModelConfig.from_dict(state["model_config"])
     # The mask parameter needs some initial value to exist; the checkpoint's weights replace it.
     placeholder_mask = torch.zeros(model_config.text_dim) if "mask" in model_config.placeholder_kinds else None
     model = SignTranslationModel(backbone, model_config, placeholder_mask)

@@ -13,8 +13,21 @@ dropout removed it in training) a *placeholder* stands in for it:
 ``mask+indicator``    B+D    B, and a has-text indicator goes into the gate
 ====================  =====  ==========================================================================
 
-Fusion: ``fused = pose + gate * text``, ``gate = sigmoid(W [pose; text; indicator])`` per frame and channel,
-the text vector projected to the backbone width when it differs and broadcast over time.
+Before fusion every text vector, real or placeholder, is *standardised* with the training split's statistics:
+the mean description feature is subtracted and the result divided by the features' typical spread. Pooled
+encoder features share a large common component (cosine ~0.9 to their mean) that carries no information about
+the video; standardising removes it, so what tells descriptions apart reaches the model at a usable scale. The
+zero placeholder is the zero of that space (the mean description, as far as the model can tell), and the mask
+embedding, kept in the encoder's own space so that its cosine to the mean feature stays meaningful, starts at
+``mask_init`` (the same mean), so at zero too.
+
+Two fusions (``--fusion``), both through a learned linear projection to the backbone's width:
+
+- ``token``: the projected text is one more step of the backbone's input, before the pose steps; the encoder
+  attends to it wherever it helps. With an indicator, a learned "no text" embedding is added to the step of a
+  sample without text;
+- ``gate`` (the design's): ``fused = pose + gate * text``, ``gate = sigmoid(W [pose; text; indicator] + b)``
+  per step and channel, the text broadcast over time.
 """
 
 from __future__ import annotations
@@ -67,23 +80,38 @@ class TextPlaceholder(nn.Module):
         generator = torch.Generator().manual_seed(eval_noise_seed)
         # One fixed noise vector for evaluation, so inference with the noise placeholder is repeatable.
         self.register_buffer("eval_noise", torch.randn(1, text_dim, generator=generator) * noise_scale)
+        # The training split's text statistics (``set_statistics``); saved with the model's weights.
+        self.register_buffer("center", torch.zeros(text_dim))
+        self.register_buffer("scale", torch.ones(()))
+
+    @torch.no_grad()
+    def set_statistics(self, features: torch.Tensor) -> None:
+        """Standardise with the mean and the root-mean-square spread around it of ``features`` [N, D], the
+        training split's description features (never evaluation data)."""
+        center = features.float().mean(0)
+        self.center.copy_(center)
+        self.scale.copy_((features.float() - center).pow(2).mean().sqrt().clamp(min=1e-6))
+
+    def standardize(self, text: torch.Tensor) -> torch.Tensor:
+        return (text - self.center.to(text.dtype)) / self.scale.to(text.dtype)
 
     def placeholder(self, batch_size: int, like: torch.Tensor, kind: str | None = None) -> torch.Tensor:
+        """The standardised placeholder of ``kind`` (default: the one in use) for a batch, shaped like ``like``."""
         kind = kind or self.kind
         if kind == "zero":
             return torch.zeros_like(like)
         if kind == "mask":
             if self.mask is None:
                 raise ValueError("this model was built without a mask embedding")
-            return self.mask.to(like.dtype).expand(batch_size, -1)
+            return self.standardize(self.mask.to(like.dtype)).expand(batch_size, -1)
         if self.training:
             return torch.randn_like(like) * self.noise_scale
         return self.eval_noise.to(like.dtype).expand(batch_size, -1)
 
     def forward(self, text: torch.Tensor, present: torch.Tensor, kind: str | None = None) -> torch.Tensor:
-        """``text`` [B, D] (anything where absent), ``present`` bool [B] -> [B, D]."""
+        """``text`` [B, D] (anything where absent), ``present`` bool [B] -> the standardised text [B, D]."""
         filler = self.placeholder(text.shape[0], text, kind)
-        return torch.where(present[:, None], text, filler)
+        return torch.where(present[:, None], self.standardize(text), filler)
 
 
 class GatedFusion(nn.Module):
@@ -99,7 +127,7 @@ class GatedFusion(nn.Module):
         super().__init__()
         self.indicator = indicator
         # No bias: a zero placeholder must stay zero after projection.
-        self.text_proj = nn.Identity() if text_dim == d_model else nn.Linear(text_dim, d_model, bias=False)
+        self.text_proj = nn.Linear(text_dim, d_model, bias=False)
         self.gate = nn.Linear(2 * d_model + int(indicator), d_model)
         nn.init.zeros_(self.gate.weight)
         nn.init.constant_(self.gate.bias, gate_bias)
@@ -107,14 +135,15 @@ class GatedFusion(nn.Module):
     def forward(
         self,
         pose: torch.Tensor,
+        mask: torch.Tensor,
         text: torch.Tensor,
         present: torch.Tensor,
         gate_scale: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``pose`` [B, T, d], ``text`` [B, Dt], ``present`` [B] (the indicator: 1 = real text).
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``pose`` [B, T, d] with ``mask`` [B, T], ``text`` [B, Dt], ``present`` [B] (the indicator: 1 = real text).
 
         ``gate_scale`` [B] multiplies the gate (inference modes: conservative, adaptive). Returns the fused
-        features [B, T, d] and the gate [B, T, d]."""
+        features [B, T, d], their mask [B, T] and the gate [B, T, d]."""
         projected = self.text_proj(text)[:, None, :].expand_as(pose)
         parts = [pose, projected]
         if self.indicator:
@@ -122,4 +151,42 @@ class GatedFusion(nn.Module):
         gate = torch.sigmoid(self.gate(torch.cat(parts, dim=-1)))
         if gate_scale is not None:
             gate = gate * gate_scale.to(gate.dtype)[:, None, None]
-        return pose + gate * projected, gate
+        return pose + gate * projected, mask, gate
+
+
+class TokenFusion(nn.Module):
+    """The text as one more step of the backbone's input, before the pose steps: ``[proj(text); pose]``.
+
+    The encoder's self-attention reads it from the first step of training (nothing to open first), and decides
+    per output where it helps. With ``indicator``, a learned "no text" embedding is added to the text step of a
+    sample without text (the zero placeholder then gives exactly that embedding). ``gate_scale`` [B] scales the
+    whole text step (inference modes): 0 makes A and B identical. The returned "gate", what the gate
+    statistics report, is the text step's share of the input, ``|text| / (|text| + mean |pose step|)``, times
+    ``gate_scale``."""
+
+    def __init__(self, d_model: int, text_dim: int, indicator: bool):
+        super().__init__()
+        self.indicator = indicator
+        self.text_proj = nn.Linear(text_dim, d_model, bias=False)  # no bias: the zero placeholder stays zero
+        self.missing = nn.Parameter(torch.zeros(d_model)) if indicator else None
+
+    def forward(
+        self,
+        pose: torch.Tensor,
+        mask: torch.Tensor,
+        text: torch.Tensor,
+        present: torch.Tensor,
+        gate_scale: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """As ``GatedFusion.forward``, but the fused input has one more step (T + 1), first."""
+        token = self.text_proj(text)
+        if self.missing is not None:
+            token = token + (~present).to(token.dtype)[:, None] * self.missing.to(token.dtype)
+        pose_norm = (pose.norm(dim=-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
+        share = token.norm(dim=-1) / (token.norm(dim=-1) + pose_norm).clamp(min=1e-6)
+        if gate_scale is not None:
+            scale = gate_scale.to(token.dtype)
+            token, share = token * scale[:, None], share * scale
+        fused = torch.cat([token[:, None, :], pose], dim=1)
+        fused_mask = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
+        return fused, fused_mask, share[:, None, None].expand(-1, fused.shape[1], 1)

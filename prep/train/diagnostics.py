@@ -7,7 +7,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..model.fusion import split_placeholder
 from ..model.translation import SignTranslationModel
@@ -17,6 +16,8 @@ PARTS = {
     "pose_encoder": ("pose_encoder.",),
     "text_projection": ("fusion.text_proj.",),
     "gate": ("fusion.gate.",),
+    "no_text_embedding": ("fusion.missing",),
+    "gloss_head": ("gloss_head.",),
     "mask_embedding": ("placeholder.mask",),
     "backbone_encoder": ("backbone.encoder.",),
     "backbone_decoder": ("backbone.decoder.",),
@@ -39,25 +40,26 @@ def grad_norms(model: SignTranslationModel) -> dict[str, float]:
 
 
 def _text_path_gradient(model: SignTranslationModel) -> float:
-    """Gradient reaching the placeholder's path: the text projection and the gate's text inputs."""
+    """Gradient reaching the placeholder's path: the text projection and (gated fusion) the gate's text inputs."""
     d = model.backbone.config.d_model
-    total = 0.0
-    projection = model.fusion.text_proj
-    if isinstance(projection, nn.Linear) and projection.weight.grad is not None:
-        total += float(projection.weight.grad.abs().sum())
-    gate_grad = model.fusion.gate.weight.grad
-    total += 0.0 if gate_grad is None else float(gate_grad[:, d : 2 * d].abs().sum())
+    projection = model.fusion.text_proj.weight.grad
+    total = 0.0 if projection is None else float(projection.abs().sum())
+    gate = getattr(model.fusion, "gate", None)
+    if gate is not None and gate.weight.grad is not None:
+        total += float(gate.weight.grad[:, d : 2 * d].abs().sum())
     return total
 
 
-def first_batch_check(model: SignTranslationModel, batch: dict, labels: torch.Tensor) -> dict:
-    """Forward and backward on the first batch, without text dropout and without an optimiser step.
+def first_batch_check(model: SignTranslationModel, batch: dict, labels: torch.Tensor, ctc_weight: float = 0.0) -> dict:
+    """Forward and backward of the training objective on the first batch, without text dropout and without an
+    optimiser step.
 
     Passes when the loss and every gradient are finite and every trainable part receives gradient; with the
     zero placeholder it also shows that a batch whose text is all missing sends exactly zero gradient into
     the placeholder's path."""
     model.zero_grad(set_to_none=True)
-    loss = model(batch, labels)["loss"]
+    out = model(batch, labels)
+    loss = out["loss"] + ctc_weight * out["ctc_loss"] if "ctc_loss" in out else out["loss"]
     loss.backward()
     norms = grad_norms(model)
     finite = math.isfinite(loss.item()) and all(math.isfinite(n) for n in norms.values())

@@ -191,7 +191,7 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         batch = to_device(collate(self.train_set.__getitems__(next(iter(self.sampler)))), self.device)
         labels = target_ids(self.tokenizer, batch["translations"], self.config["max_target_length"]).to(self.device)
-        report = first_batch_check(self.module, batch, labels)
+        report = first_batch_check(self.module, batch, labels, self.config["ctc_weight"])
         if self.dist.is_main:
             (self.run_dir / FIRST_BATCH).write_text(json.dumps(report, indent=2), encoding="utf-8")
             self._say(render_first_batch(report))
@@ -236,7 +236,7 @@ class Trainer:
         config, model = self.config, self.model
         model.train()
         step_started = time.perf_counter()
-        totals = {"loss": 0.0, "data_wait": 0.0, "p": 0.0, "ids": []}
+        totals = {"loss": 0.0, "ctc_loss": 0.0, "data_wait": 0.0, "p": 0.0, "ids": []}
         gates: list[dict] = []
         kind = self.schedule.kind(self.epoch, self.step) if self.schedule else None
         n = 0
@@ -254,7 +254,11 @@ class Trainer:
                 present = batch["has_text"]
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 out = model(batch, labels, present=present, kind=kind, label_smoothing=config["label_smoothing"])
-            loss = out["loss"] / config["grad_accum"]
+            loss = out["loss"]
+            if "ctc_loss" in out:
+                loss = loss + config["ctc_weight"] * out["ctc_loss"]
+                totals["ctc_loss"] += out["ctc_loss"].item()
+            loss = loss / config["grad_accum"]
             if config["mask_pull"] and self.module.placeholder.mask is not None:
                 loss = (
                     loss
@@ -281,6 +285,7 @@ class Trainer:
             "loss": self.dist.mean(totals["loss"] * config["grad_accum"] / n),
             "lr": self.optimizer.param_groups[0]["lr"],
             "text_dropout_p": totals["p"] / n,
+            "ctc_loss": self.dist.mean(totals["ctc_loss"] / n) if self.module.gloss_head is not None else None,
             "data_wait": totals["data_wait"],
             "seconds": time.perf_counter() - step_started,
             "placeholder": kind or self.module.placeholder.kind,
@@ -304,6 +309,7 @@ class Trainer:
             "loss": sum(s["loss"] for s in interval) / len(interval),
             "lr": interval[-1]["lr"],
             "text_dropout_p": sum(s["text_dropout_p"] for s in interval) / len(interval),
+            **_mean_of(interval, keys=("ctc_loss",)),
             "placeholder": interval[-1]["placeholder"],
             "data_wait": sum(s["data_wait"] for s in interval),  # seconds waiting for batches in the interval
             "seconds": sum(s["seconds"] for s in interval),  # seconds of the interval's steps

@@ -24,6 +24,7 @@ class TrainingData:
     train_set: PoseDataset
     dev_set: PoseDataset
     text_dim: int
+    train_text: torch.Tensor | None  # the training split's description features [N, D]: the text statistics
     mean_text: torch.Tensor | None  # the mean train-split text feature: the mask embedding's cosine is logged to it
     mask_init: torch.Tensor | None  # the mask embedding's initial value, when the model has one
 
@@ -49,9 +50,11 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
     features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
     train_rows = [store.row(i) for i in train_set.ids]
     with_text = [r for r in train_rows if has_text[r]]
-    mean_text = torch.from_numpy(features[with_text].mean(0)) if with_text else None
+    train_text = torch.from_numpy(features[with_text]) if with_text else None
+    mean_text = train_text.mean(0) if with_text else None
     text_dim = features.shape[1]
-    return TrainingData(train_set, dev_set, text_dim, mean_text, _mask_init(store, config, schedule, text_dim))
+    mask_init = _mask_init(store, config, schedule, text_dim)
+    return TrainingData(train_set, dev_set, text_dim, train_text, mean_text, mask_init)
 
 
 def _check_store(store: Store, config: dict) -> None:
@@ -101,6 +104,7 @@ def build_model(
         text_dim=data.text_dim,
         placeholder=config["placeholder"],
         placeholder_kinds=schedule.kinds if schedule else (),
+        fusion=config["fusion"],
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],
@@ -108,8 +112,17 @@ def build_model(
         pose_stride=config["pose_stride"],
         pose_velocity=config["pose_velocity"],
         dropout=config["dropout"],
+        glosses=gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else (),
     )
-    return SignTranslationModel(backbone, model_config, data.mask_init), tokenizer
+    model = SignTranslationModel(backbone, model_config, data.mask_init)
+    if data.train_text is not None:  # a resumed run's statistics come back with its weights
+        model.placeholder.set_statistics(data.train_text)
+    return model, tokenizer
+
+
+def gloss_vocabulary(glosses: list[str]) -> tuple[str, ...]:
+    """The glosses of the training split's videos, sorted (empty when the store has none)."""
+    return tuple(sorted({g for text in glosses for g in text.split()}))
 
 
 def build_loaders(

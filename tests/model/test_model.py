@@ -6,7 +6,7 @@ import pytest
 import torch
 from train_helpers import tiny_backbone
 
-from prep.model.fusion import GatedFusion, TextPlaceholder
+from prep.model.fusion import GatedFusion, TextPlaceholder, TokenFusion
 from prep.model.pose_encoder import PoseEncoder
 from prep.model.strategies import PlaceholderSchedule, TextDropout
 from prep.model.translation import ModelConfig, SignTranslationModel
@@ -35,19 +35,23 @@ def model_for(placeholder: str, mask_init=None, **kw) -> SignTranslationModel:
     return SignTranslationModel(tiny_backbone(), ModelConfig(P, DT, placeholder=placeholder, **kw), mask_init)
 
 
-def test_zero_placeholder_path_receives_no_gradient():
-    model = model_for("zero")
+@pytest.mark.parametrize("fusion", ["token", "gate"])
+def test_zero_placeholder_path_receives_no_gradient(fusion):
+    model = model_for("zero", fusion=fusion)
+    model.placeholder.set_statistics(torch.randn(50, DT) + 3.0)  # the zero placeholder is the standardised zero
     batch = make_batch(has_text=(False, False, False, False))
     model(batch, labels())["loss"].backward()
     assert model.placeholder.mask is None  # nothing to learn in the placeholder itself
     assert torch.count_nonzero(model.fusion.text_proj.weight.grad) == 0
-    d = model.backbone.config.d_model
-    assert torch.count_nonzero(model.fusion.gate.weight.grad[:, d : 2 * d]) == 0
+    if fusion == "gate":
+        d = model.backbone.config.d_model
+        assert torch.count_nonzero(model.fusion.gate.weight.grad[:, d : 2 * d]) == 0
     assert model.pose_encoder.frame[0].weight.grad.abs().sum() > 0
 
 
-def test_mask_embedding_gets_gradient_and_moves():
-    model = model_for("mask")
+@pytest.mark.parametrize("fusion", ["token", "gate"])
+def test_mask_embedding_gets_gradient_and_moves(fusion):
+    model = model_for("mask", fusion=fusion)
     start = model.placeholder.mask.detach().clone()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(3):  # the gate starts with zero weights; after a step the mask's gradient is non-zero
@@ -64,12 +68,15 @@ def test_mask_starts_at_mask_init():
     torch.testing.assert_close(model.placeholder.mask.detach()[0], init)
 
 
+MASK5 = torch.ones(2, 5)
+
+
 @pytest.mark.parametrize("indicator", [True, False])
 def test_indicator_changes_the_gate_only_when_enabled(indicator):
     fusion = GatedFusion(d_model=8, text_dim=8, indicator=indicator)
     torch.nn.init.normal_(fusion.gate.weight)
     pose, text = torch.randn(2, 5, 8), torch.randn(1, 8).expand(2, 8)
-    _, gate = fusion(pose[:1].expand(2, -1, -1), text, torch.tensor([True, False]))
+    _, _, gate = fusion(pose[:1].expand(2, -1, -1), MASK5, text, torch.tensor([True, False]))
     differs = (gate[0] - gate[1]).abs().max().item() > 1e-3
     assert differs is indicator
 
@@ -77,13 +84,44 @@ def test_indicator_changes_the_gate_only_when_enabled(indicator):
 def test_gate_starts_nearly_closed_and_scales():
     fusion = GatedFusion(d_model=8, text_dim=8, indicator=True)
     pose, text = torch.randn(2, 5, 8), torch.randn(2, 8)
-    _, gate = fusion(pose, text, torch.tensor([True, True]))
-    assert torch.allclose(gate, torch.sigmoid(torch.tensor(-4.0)))
-    _, scaled = fusion(pose, text, torch.tensor([True, True]), gate_scale=torch.tensor([0.5, 0.0]))
+    _, mask, gate = fusion(pose, MASK5, text, torch.tensor([True, True]))
+    assert torch.allclose(gate, torch.sigmoid(torch.tensor(-4.0))) and torch.equal(mask, MASK5)
+    _, _, scaled = fusion(pose, MASK5, text, torch.tensor([True, True]), gate_scale=torch.tensor([0.5, 0.0]))
     torch.testing.assert_close(scaled[0], gate[0] * 0.5)
     assert torch.count_nonzero(scaled[1]) == 0
-    fused_off, _ = fusion(pose, text, torch.tensor([True, True]), gate_scale=torch.zeros(2))
+    fused_off, _, _ = fusion(pose, MASK5, text, torch.tensor([True, True]), gate_scale=torch.zeros(2))
     torch.testing.assert_close(fused_off, pose)  # a zero gate is the pose-only model
+
+
+def test_token_fusion_puts_the_text_first_and_marks_missing_text():
+    torch.manual_seed(0)
+    fusion = TokenFusion(d_model=8, text_dim=6, indicator=True)
+    torch.nn.init.normal_(fusion.missing)
+    pose, text = torch.randn(2, 5, 8), torch.randn(2, 6)
+    mask = torch.tensor([[1.0] * 5, [1.0] * 3 + [0.0] * 2])
+    fused, fused_mask, share = fusion(pose, mask, text, torch.tensor([True, False]))
+    assert fused.shape == (2, 6, 8) and torch.equal(fused[:, 1:], pose)
+    assert torch.equal(fused_mask[:, 0], torch.ones(2)) and torch.equal(fused_mask[:, 1:], mask)
+    projected = fusion.text_proj(text)
+    torch.testing.assert_close(fused[0, 0], projected[0])  # with text: the projection alone
+    torch.testing.assert_close(fused[1, 0], projected[1] + fusion.missing)  # without: the "no text" embedding added
+    assert ((share > 0) & (share < 1)).all()
+    silenced, _, share_off = fusion(pose, mask, text, torch.tensor([True, False]), gate_scale=torch.zeros(2))
+    assert torch.count_nonzero(silenced[:, 0]) == 0 and torch.count_nonzero(share_off) == 0
+
+
+def test_text_is_standardised_with_the_training_statistics():
+    features = torch.randn(200, DT) * 0.3 + torch.linspace(1, 5, DT)  # a large common component
+    placeholder = TextPlaceholder(DT, ("mask",), mask_init=features.mean(0))
+    placeholder.set_statistics(features)
+    standardised = placeholder(features, torch.ones(200, dtype=torch.bool))
+    torch.testing.assert_close(standardised.mean(0), torch.zeros(DT), atol=1e-5, rtol=0)
+    assert standardised.pow(2).mean().sqrt().item() == pytest.approx(1.0, rel=1e-4)
+    missing = placeholder(features[:2], torch.zeros(2, dtype=torch.bool))
+    torch.testing.assert_close(missing, torch.zeros(2, DT), atol=1e-5, rtol=0)  # the mask starts at the mean
+    restored = TextPlaceholder(DT, ("mask",), mask_init=torch.zeros(DT))
+    restored.load_state_dict(placeholder.state_dict())  # the statistics travel with the weights
+    torch.testing.assert_close(restored(features, torch.ones(200, dtype=torch.bool)), standardised)
 
 
 def test_noise_placeholder_is_fresh_in_training_and_fixed_in_eval():
@@ -154,3 +192,22 @@ def test_scenario_b_uses_the_placeholder_even_with_text():
     c, _, _ = model.fuse(none_text)
     torch.testing.assert_close(b, c)  # the real text is ignored entirely in scenario B
     assert not torch.allclose(a, b)
+
+
+def test_the_gloss_head_learns_ctc_from_the_videos_that_have_glosses():
+    glosses = ("a", "b", "c")
+    model = model_for("mask", glosses=glosses)
+    batch = {**make_batch(), "glosses": ["a b", "", "c a c", "unknown"]}  # two videos without known glosses
+    out = model(batch, labels())
+    assert out["ctc_loss"].ndim == 0 and torch.isfinite(out["ctc_loss"])
+    out["ctc_loss"].backward()
+    assert model.gloss_head.weight.grad.abs().sum() > 0 and model.pose_encoder.frame[0].weight.grad.abs().sum() > 0
+    # Only the videos with glosses count: changing a gloss-less video's keypoints leaves the loss as it is.
+    other = {**batch, "keypoints": batch["keypoints"].clone()}
+    other["keypoints"][1] += 1.0
+    model.eval()
+    torch.testing.assert_close(model(other, labels())["ctc_loss"], model(batch, labels())["ctc_loss"])
+    none = model({**batch, "glosses": ["", "", "", ""]}, labels())["ctc_loss"]
+    assert none.item() == 0.0
+    assert "ctc_loss" not in model_for("mask")(batch, labels())  # no vocabulary, no head
+    assert ModelConfig.from_dict(model.config.to_dict()) == model.config

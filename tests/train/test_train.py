@@ -200,3 +200,19 @@ def test_the_train_page_lists_every_train_option_as_the_schema_defines_it():
 
     readme = (REPO / "docs" / "train.md").read_text(encoding="utf-8")
     assert readme[readme.index(START) : readme.index(END) + len(END)] == markdown()
+
+
+def test_the_ctc_loss_on_glosses_is_trained_logged_and_reloaded(synth_store, tmp_path):
+    run = tmp_path / "ctc"
+    train(config_for(synth_store, max_steps=6, ctc_weight=1.0), run, progress=False)
+    first = json.loads((run / "first_batch.json").read_text())
+    assert first["parts"]["gloss_head"]["receives_gradient"]
+    logged = [m["ctc_loss"] for m in metrics(run) if "loss" in m]
+    assert len(logged) == 6 and all(value > 0 for value in logged)
+    state = checkpoint.load(run)
+    vocabulary = state["model_config"]["glosses"]
+    train_glosses = {g for text in PoseDataset(synth_store).glosses for g in text.split()}
+    assert set(vocabulary) <= train_glosses and len(vocabulary) > 2, (vocabulary, train_glosses)
+    from prep.evaluate.loading import load_run
+
+    assert load_run(run, "last").model.gloss_head.out_features == len(vocabulary) + 1

@@ -1,0 +1,133 @@
+"""Does the model use the description? The missing-text benchmark, on a synthetic store whose answer is known.
+
+    python scripts/bench_missing_text.py --out bench-out/missing-text            # the text-decisive store
+    python scripts/bench_missing_text.py --ambiguous-pairs 0 --out bench-out/clean  # no word needs the text
+
+Runs, as a user would (each an `mmprep` command, listed in results.json): `mmprep synth` (every word of the
+description names a sign with probability --text-info; the --ambiguous-pairs pairs of words share one sign, so
+only the description tells them apart), a tiny text encoder trained on the store's text, `encode-text`,
+`init-mask`, then two trainings with the same settings and seed: the default model, and the pose-only
+baseline (the same model never shown text: --text-dropout 1.0), and `mmprep eval` of both on --split.
+Prints each figure against the store's ceilings and writes DIR/results.json:
+
+    pose_only_ceiling, with_text_ceiling   the best BLEU-4 on the split's with-text videos from poses alone and
+                                           with the description (computed by the generator)
+    pose_only_bleu4                        the baseline model on those videos
+    bleu4_with_text_A, bleu4_with_text_B   the default model on them, with their description and without
+    ambiguous_accuracy_A, _B               its accuracy on the words only the description tells apart (0.5 = chance)
+
+--set KEY=VALUE changes a training option of both runs (as `mmprep train --KEY VALUE`), so any configuration
+can be checked. A finished step is not rerun: rerunning with the same --out continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import prep
+from prep.text.tiny_mt5 import build_tiny_mt5
+
+MMPREP = str(Path(sys.executable).with_name("mmprep"))
+EPOCHS = 40
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=800)
+    parser.add_argument("--vocab", type=int, default=12)
+    parser.add_argument("--ambiguous-pairs", type=int, default=4)
+    parser.add_argument("--text-ratio", type=float, default=0.5)
+    parser.add_argument("--text-info", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the store and of both trainings")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--split", default="test", help="the split evaluated (default: test)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training option")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    commands: list[str] = []
+    seconds: dict[str, float] = {}
+
+    def mmprep(step: str, *words, done: Path | None = None) -> None:
+        command = [MMPREP, *map(str, words)]
+        commands.append(shlex.join(["mmprep", *map(str, words)]))
+        if done is not None and done.exists():
+            return
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=out, stdout=subprocess.DEVNULL)
+        seconds[step] = round(time.perf_counter() - started, 1)
+
+    store = out / "synth.zarr"
+    mmprep("synth", "synth", store, "--videos", args.videos, "--vocab", args.vocab, "--ambiguous-pairs",
+           args.ambiguous_pairs, "--text-ratio", args.text_ratio, "--text-info", args.text_info, "--seed", args.seed,
+           done=out / "synth.done")  # fmt: skip
+    (out / "synth.done").touch()
+    encoder = out / "encoder"
+    if not (encoder / "config.json").exists():
+        synth = prep.open_store(str(store))
+        sentences = [str(t) for column in ("description", "translation") for t in synth.column(column) if t]
+        build_tiny_mt5(sentences, encoder, vocab_size=300, d_model=64, seed=args.seed)
+    mmprep("encode-text", "encode-text", "--store", store, "--model", encoder, done=out / "encoded.done")
+    (out / "encoded.done").touch()
+    mmprep("init-mask", "init-mask", "--store", store)
+
+    options = ["--backbone", "tiny", "--epochs", args.epochs, "--seed", args.seed]
+    for item in args.set:
+        key, _, value = item.partition("=")
+        options += [f"--{key.replace('_', '-')}", value]
+    reports = {}
+    for name, extra in (("model", []), ("pose-only", ["--text-dropout", "1.0"])):
+        run = out / name
+        mmprep(f"train {name}", "train", "--store", store, "--out", run, *options, *extra, "-q",
+               done=run / "checkpoints" / "best.pt")  # fmt: skip
+        report = run / "eval" / f"{args.split}-missing-aware.json"
+        mmprep(f"eval {name}", "eval", run, "--split", args.split, "--out", report, "-q", done=report)
+        reports[name] = json.loads(report.read_text(encoding="utf-8"))
+
+    model, baseline = reports["model"]["text_effect"], reports["pose-only"]["text_effect"]
+    ceilings = model["ceilings"]
+    results = {
+        "store": {
+            k: getattr(args, k) for k in ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "seed")
+        },
+        "split": args.split,
+        "n_with_text": model["n"],
+        "pose_only_ceiling": ceilings["pose_only_bleu4"],
+        "with_text_ceiling": ceilings["with_text_bleu4"],
+        "pose_only_bleu4": baseline["bleu4_without_text"],
+        "bleu4_with_text_A": model["bleu4_with_text"],
+        "bleu4_with_text_B": model["bleu4_without_text"],
+        "delta_A_B_ci": model["ci"],
+        "ambiguous_accuracy_A": model["ambiguous_accuracy"]["with_text"],
+        "ambiguous_accuracy_B": model["ambiguous_accuracy"]["without_text"],
+        "pose_only_ambiguous_accuracy": baseline["ambiguous_accuracy"]["without_text"],
+        "bleu4_all_A": reports["model"]["bleu"]["4"],
+        "pose_only_bleu4_all": reports["pose-only"]["bleu_without_text"]["4"],
+        "consistency_verdict": reports["model"]["with_text"]["consistency"]["verdict"],
+        "settings": args.set,
+        "commands": commands,
+        "seconds": seconds,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{args.split} split, {model['n']} with-text videos (store: {results['store']})")
+    print(f"  pose-only baseline   BLEU-4 {results['pose_only_bleu4']:6.2f}   ceiling {ceilings['pose_only_bleu4']:6.2f}"
+          f"   ratio {results['pose_only_bleu4'] / max(ceilings['pose_only_bleu4'], 1e-9):.2f}")  # fmt: skip
+    for scenario, ceiling in (("A", ceilings["with_text_bleu4"]), ("B", ceilings["pose_only_bleu4"])):
+        value = results[f"bleu4_with_text_{scenario}"]
+        accuracy = results[f"ambiguous_accuracy_{scenario}"]
+        print(f"  model, scenario {scenario}   BLEU-4 {value:6.2f}   ceiling {ceiling:6.2f}   ratio "
+              f"{value / max(ceiling, 1e-9):.2f}   ambiguous words {accuracy:.2f}")  # fmt: skip
+    print(f"  A - B {model['delta_bleu4']:+.2f}, 95% CI [{model['ci'][0]:.2f}, {model['ci'][1]:.2f}]; "
+          f"consistency {results['consistency_verdict']}; {model['statement']}")  # fmt: skip
+    print(f"  seconds: {seconds}; results: {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
