@@ -41,6 +41,8 @@ class PoseDataset(torch.utils.data.Dataset):
             ``max_frames`` equal segments, or, with ``random_frames=True``, a random frame of each segment
             (drawn from torch's random generator, which DataLoader seeds per worker).
         cache: read the split's selected points into memory once (float16), so epochs never touch the store.
+        text_tokens: also give each video with text its description's per-token features (``text_tokens``
+            [L, D], stored by ``mmprep encode-text --keep-tokens``), read into memory once.
         storage_options: fsspec options when ``store_or_url`` is a remote URL.
 
     ``ds[i]`` is a dict: ``id``, ``keypoints`` [T, P, 3], ``conf`` [T, P], ``length`` (T), ``text`` float32 [D]
@@ -57,6 +59,7 @@ class PoseDataset(torch.utils.data.Dataset):
         normalize: bool = True,
         max_frames: int | None = None,
         cache: bool = False,
+        text_tokens: bool = False,
         random_frames: bool = False,
         storage_options: dict | None = None,
     ):
@@ -99,6 +102,8 @@ class PoseDataset(torch.utils.data.Dataset):
         self.has_text = store.has_text[rows] if features is not None else np.zeros(len(rows), dtype=bool)
         self._text = features[rows] if features is not None else None
         self.text_dim = 0 if features is None else int(features.shape[1])
+        # Per-token description features [L, D] of each video with text (None without): with text_tokens only.
+        self.token_features = self._read_tokens(store) if text_tokens else None
         self._cache = self._fill_cache() if cache else None
 
     def __len__(self) -> int:
@@ -159,6 +164,16 @@ class PoseDataset(torch.utils.data.Dataset):
         xyz.flags.writeable = conf.flags.writeable = False  # items are views into the cache
         return xyz, conf, starts
 
+    def _read_tokens(self, store: Store) -> list[np.ndarray | None]:
+        if store.text_provenance is None or not store.text_provenance.get("keep_tokens"):
+            raise StoreError(
+                f"{store.url} holds no per-token text features; encode the descriptions with them: "
+                f"`mmprep encode-text --keep-tokens --store {store.url}`"
+            )
+        return [
+            store.token_features(video) if has else None for video, has in zip(self.ids, self.has_text, strict=True)
+        ]
+
     @property
     def cache_bytes(self) -> int:
         """Memory held by the cache (0 without one)."""
@@ -185,6 +200,7 @@ class PoseDataset(torch.utils.data.Dataset):
             "conf": conf,
             "length": len(xyz),
             "text": self._text[i] if has_text else None,
+            "text_tokens": self.token_features[i] if self.token_features is not None and has_text else None,
             "has_text": has_text,
             "translation": self.translations[i],
             "gloss": self.glosses[i],
@@ -197,7 +213,8 @@ def collate(batch: list[dict]) -> dict:
 
     Returns tensors ``keypoints`` float32 [B, T, P, 3], ``conf`` [B, T, P], ``mask`` bool [B, T] (True on real
     frames), ``lengths`` int64 [B], ``text`` float32 [B, D] (zeros where a video has no text), ``has_text``
-    bool [B]; and the lists ``ids``, ``translations`` and ``glosses``.
+    bool [B]; and the lists ``ids``, ``translations`` and ``glosses``. Items with per-token text features add
+    ``text_tokens`` float32 [B, L, D] and ``text_token_mask`` bool [B, L] (no steps for a video without text).
     """
     lengths = np.array([item["length"] for item in batch], dtype=np.int64)
     n_points = batch[0]["keypoints"].shape[1]
@@ -212,7 +229,19 @@ def collate(batch: list[dict]) -> dict:
         conf[b, : item["length"]] = item["conf"]
         if item["text"] is not None:
             text[b] = item["text"]
+    tokens = {}
+    if any(item.get("text_tokens") is not None for item in batch):
+        counts = [0 if item["text_tokens"] is None else len(item["text_tokens"]) for item in batch]
+        padded = np.zeros((len(batch), max(counts), batch[0]["text_dim"]), dtype=np.float32)
+        for b, item in enumerate(batch):
+            if counts[b]:
+                padded[b, : counts[b]] = item["text_tokens"]
+        tokens = {
+            "text_tokens": torch.from_numpy(padded),
+            "text_token_mask": torch.arange(max(counts))[None, :] < torch.tensor(counts)[:, None],
+        }
     return {
+        **tokens,
         "keypoints": torch.from_numpy(keypoints).float(),
         "conf": torch.from_numpy(conf).float(),
         "mask": torch.arange(keypoints.shape[1])[None, :] < torch.from_numpy(lengths)[:, None],

@@ -17,7 +17,7 @@ from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
 from ..train.config import resolve
 
-DATA_OPTIONS = ("points", "normalize", "max_frames")
+DATA_OPTIONS = ("points", "normalize", "max_frames", "text_tokens")
 
 
 @dataclass

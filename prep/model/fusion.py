@@ -164,11 +164,24 @@ class TokenFusion(nn.Module):
     statistics report, is the text step's share of the input, ``|text| / (|text| + mean |pose step|)``, times
     ``gate_scale``."""
 
-    def __init__(self, d_model: int, text_dim: int, indicator: bool):
+    def __init__(self, d_model: int, text_dim: int, indicator: bool, text_tokens: bool = False):
         super().__init__()
         self.indicator = indicator
         self.text_proj = nn.Linear(text_dim, d_model, bias=False)  # no bias: the zero placeholder stays zero
         self.missing = nn.Parameter(torch.zeros(d_model)) if indicator else None
+        # The description's per-token features as more steps after the pooled one (video with text only),
+        # standardised with the training split's token statistics (``set_token_statistics``).
+        self.token_proj = nn.Linear(text_dim, d_model, bias=False) if text_tokens else None
+        if text_tokens:
+            self.register_buffer("token_center", torch.zeros(text_dim))
+            self.register_buffer("token_scale", torch.ones(()))
+
+    @torch.no_grad()
+    def set_token_statistics(self, features: torch.Tensor) -> None:
+        """Mean and root-mean-square spread of the training split's per-token features [N, D]."""
+        center = features.float().mean(0)
+        self.token_center.copy_(center)
+        self.token_scale.copy_((features.float() - center).pow(2).mean().sqrt().clamp(min=1e-6))
 
     def forward(
         self,
@@ -177,16 +190,26 @@ class TokenFusion(nn.Module):
         text: torch.Tensor,
         present: torch.Tensor,
         gate_scale: torch.Tensor | None = None,
+        tokens: torch.Tensor | None = None,
+        token_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """As ``GatedFusion.forward``, but the fused input has one more step (T + 1), first."""
+        """As ``GatedFusion.forward``, but the fused input has the text step first (T + 1 steps), and with
+        ``tokens`` [B, L, Dt] (``token_mask`` [B, L]) the description's L token steps after it, for the samples
+        whose text is present."""
         token = self.text_proj(text)
         if self.missing is not None:
             token = token + (~present).to(token.dtype)[:, None] * self.missing.to(token.dtype)
         pose_norm = (pose.norm(dim=-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
         share = token.norm(dim=-1) / (token.norm(dim=-1) + pose_norm).clamp(min=1e-6)
+        steps, step_mask = [token[:, None, :]], [torch.ones_like(mask[:, :1])]
+        if self.token_proj is not None and tokens is not None:
+            keep = (token_mask & present[:, None]).to(pose.dtype)
+            standardised = (tokens - self.token_center.to(tokens.dtype)) / self.token_scale.to(tokens.dtype)
+            steps.append(self.token_proj(standardised) * keep[..., None])
+            step_mask.append(keep)
         if gate_scale is not None:
             scale = gate_scale.to(token.dtype)
-            token, share = token * scale[:, None], share * scale
-        fused = torch.cat([token[:, None, :], pose], dim=1)
-        fused_mask = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
+            steps, share = [step * scale[:, None, None] for step in steps], share * scale
+        fused = torch.cat([*steps, pose], dim=1)
+        fused_mask = torch.cat([*step_mask, mask], dim=1)
         return fused, fused_mask, share[:, None, None].expand(-1, fused.shape[1], 1)

@@ -22,6 +22,7 @@ class ModelConfig:
     # Base placeholders the model must be able to use (an alternation schedule may need zero and mask).
     placeholder_kinds: tuple[str, ...] = ()
     fusion: str = "token"
+    text_tokens: bool = False  # token fusion: the description's per-token features as more input steps
     gate_bias: float = -4.0
     noise_scale: float = 0.1
     pose_layers: int = 2
@@ -34,6 +35,8 @@ class ModelConfig:
     glosses: tuple[str, ...] = ()
 
     def __post_init__(self):
+        if self.text_tokens and self.fusion != "token":
+            raise ValueError("per-token text features (text_tokens) need token fusion (--fusion token)")
         base, _ = split_placeholder(self.placeholder)
         self.placeholder_kinds = tuple(dict.fromkeys((base, *self.placeholder_kinds)))
 
@@ -76,7 +79,7 @@ class SignTranslationModel(nn.Module):
         if config.fusion == "gate":
             self.fusion = GatedFusion(d_model, config.text_dim, config.indicator, gate_bias=config.gate_bias)
         else:
-            self.fusion = TokenFusion(d_model, config.text_dim, config.indicator)
+            self.fusion = TokenFusion(d_model, config.text_dim, config.indicator, config.text_tokens)
         self.backbone = backbone
         self.gloss_head = nn.Linear(d_model, len(config.glosses) + 1) if config.glosses else None  # 0: CTC blank
         self._gloss_ids = {gloss: i + 1 for i, gloss in enumerate(config.glosses)}
@@ -99,6 +102,9 @@ class SignTranslationModel(nn.Module):
     def _fuse(self, pose, mask, batch, present, kind, gate_scale):
         present = batch["has_text"] if present is None else present
         text = self.placeholder(batch["text"].to(pose.dtype), present, kind)
+        if self.config.text_tokens:
+            tokens = batch.get("text_tokens")
+            return self.fusion(pose, mask, text, present, gate_scale, tokens, batch.get("text_token_mask"))
         return self.fusion(pose, mask, text, present, gate_scale)
 
     def forward(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -44,7 +45,7 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
     """The train and dev datasets, and the text statistics that come from the training split only."""
     store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
     _check_store(store, config)
-    data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
+    data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache", "text_tokens")}
     train_set = PoseDataset(store, split=config["train_split"], **data_options)
     dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
     features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
@@ -105,6 +106,7 @@ def build_model(
         placeholder=config["placeholder"],
         placeholder_kinds=schedule.kinds if schedule else (),
         fusion=config["fusion"],
+        text_tokens=config["text_tokens"],
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],
@@ -117,6 +119,9 @@ def build_model(
     model = SignTranslationModel(backbone, model_config, data.mask_init)
     if data.train_text is not None:  # a resumed run's statistics come back with its weights
         model.placeholder.set_statistics(data.train_text)
+    tokens = [t for t in data.train_set.token_features or () if t is not None]
+    if config["text_tokens"] and tokens:
+        model.fusion.set_token_statistics(torch.from_numpy(np.concatenate(tokens)))
     return model, tokenizer
 
 

@@ -8,6 +8,7 @@ import torch
 from helpers import FIXTURES, pose_file_result
 
 import prep
+from prep.data.dataset import PoseDataset, collate
 from prep.data.normalize import FALLBACK_SHOULDER_WIDTH, normalize
 from prep.errors import InputError, StoreError
 from prep.layout import upper_points
@@ -198,3 +199,40 @@ def test_refined_face_store_and_missing_split(tmp_path, data_dir):
     assert prep.collate(ds.__getitems__([0, 1]))["text"].shape == (2, 0)
     with pytest.raises(StoreError, match="no extracted \\(ok\\) videos in split 'test'"):
         prep.PoseDataset(url, split="test")
+
+
+@pytest.fixture(scope="module")
+def store_with_tokens(tmp_path_factory):
+    """Two copies of a store of the real example: per-token text features for two of four videos, and pooled
+    features only. Returns the first's URL and the tokens each video was given."""
+    example, layout = pose_file_result(FIXTURES / "pose" / "example.pose", "example")
+    videos = [variant(example, f"v{i}") for i in range(4)]
+    rng = np.random.default_rng(1)
+    tokens = {"v1": rng.normal(size=(3, TEXT_DIM)), "v3": rng.normal(size=(5, TEXT_DIM))}
+    root = tmp_path_factory.mktemp("tokens")
+    for name, keep in (("tokens", True), ("pooled", False)):
+        with prep.open_store(str(root / f"{name}.zarr"), mode="a") as store:
+            store.upsert_rows([{"id": v.id, "split": "train", "translation": "t"} for v in videos])
+            store.set_layout(layout)
+            store.commit_videos(videos)
+            has_text = np.array([vid in tokens for vid in store.ids])
+            pooled = np.stack([tokens[v].mean(0) if v in tokens else np.zeros(TEXT_DIM) for v in store.ids])
+            counts = np.array([len(tokens.get(v, ())) for v in store.ids])
+            flat = np.concatenate([tokens[v] for v in store.ids if v in tokens])
+            store.write_text(has_text, ["d" if t else "" for t in has_text], pooled, {"keep_tokens": keep},
+                             flat if keep else None, counts if keep else None)  # fmt: skip
+    return str(root / "tokens.zarr"), {k: v.astype(np.float32) for k, v in tokens.items()}
+
+
+def test_per_token_text_features_come_with_their_videos(store_with_tokens):
+    url, expected = store_with_tokens
+    ds = PoseDataset(url, text_tokens=True)
+    batch = collate(ds.__getitems__(range(len(ds))))
+    for b, video in enumerate(batch["ids"]):
+        count = int(batch["text_token_mask"][b].sum())
+        if video in expected:
+            np.testing.assert_array_equal(batch["text_tokens"][b, :count].numpy(), expected[video])
+        else:
+            assert count == 0 and not batch["has_text"][b]
+    with pytest.raises(StoreError, match="--keep-tokens"):
+        PoseDataset(url.replace("tokens.zarr", "pooled.zarr"), text_tokens=True)

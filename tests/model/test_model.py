@@ -211,3 +211,23 @@ def test_the_gloss_head_learns_ctc_from_the_videos_that_have_glosses():
     assert none.item() == 0.0
     assert "ctc_loss" not in model_for("mask")(batch, labels())  # no vocabulary, no head
     assert ModelConfig.from_dict(model.config.to_dict()) == model.config
+
+
+def test_token_fusion_adds_the_description_tokens_only_where_text_is_present():
+    torch.manual_seed(0)
+    fusion = TokenFusion(d_model=8, text_dim=6, indicator=True, text_tokens=True)
+    fusion.set_token_statistics(torch.randn(40, 6) + 2.0)
+    pose, mask, text = torch.randn(3, 5, 8), torch.ones(3, 5), torch.randn(3, 6)
+    tokens = torch.randn(3, 4, 6)
+    token_mask = torch.tensor([[True, True, True, False], [True, True, False, False], [True] * 4])
+    present = torch.tensor([True, True, False])  # the third has tokens, but its text was dropped
+    fused, fused_mask, _ = fusion(pose, mask, text, present, None, tokens, token_mask)
+    assert fused.shape == (3, 1 + 4 + 5, 8) and torch.equal(fused[:, 5:], pose)
+    assert fused_mask[:, 1:5].tolist() == [[1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]]
+    standardised = (tokens[0, 0] - fusion.token_center) / fusion.token_scale
+    torch.testing.assert_close(fused[0, 1], fusion.token_proj(standardised))
+    assert torch.count_nonzero(fused[2, 1:5]) == 0 and torch.count_nonzero(fused[0, 4]) == 0
+    silenced, _, _ = fusion(pose, mask, text, present, torch.zeros(3), tokens, token_mask)
+    assert torch.count_nonzero(silenced[:, :5]) == 0  # gate_scale 0: no text step says anything
+    with pytest.raises(ValueError, match="token fusion"):
+        ModelConfig(P, DT, fusion="gate", text_tokens=True)
