@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,11 @@ MAX_LISTED = 20
     "need this mmprep installed and must be able to read the video paths; the README's 'Scaling out' gives the "
     "scheduler and worker commands.",
 )
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="The frame rate of folders of frames (*.jpg|*.jpeg|*.png, one folder a video); needed when VIDEOS has any.",
+)
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every K-th frame.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Keep at most N frames of each video (its first ones).")
 @click.option("--refine-face", is_flag=True, help="478 face points (irises included) instead of 468.")
@@ -58,11 +64,12 @@ MAX_LISTED = 20
 )
 @click.option("--force", is_flag=True, help="Extract every video again, even unchanged ones.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def extract_command(videos, store_url, storage_options, manifest, glob, workers, scheduler, stride, max_frames,
+def extract_command(videos, store_url, storage_options, manifest, glob, workers, scheduler, fps, stride, max_frames,
                     refine_face, model_complexity, force, quiet):  # fmt: skip
     """Extract MediaPipe Holistic keypoints of every video under VIDEOS into the store, in parallel.
 
-    A video's id is its path under VIDEOS without the suffix (signer1/clip7). Each video is committed as soon
+    A video's id is its path under VIDEOS without the suffix (signer1/clip7). A folder that holds image
+    frames is one video too (its id is its path; frames in natural order, timed by --fps). Each video is committed as soon
     as it is done; a rerun skips every video whose content and settings are unchanged since, so an interrupted
     run (Ctrl-C, kill, a crashed machine) is finished by running the same command again (after `mmprep
     unlock` if the run was killed). A video that cannot be decoded is recorded as failed, one with nobody in it
@@ -75,13 +82,17 @@ def extract_command(videos, store_url, storage_options, manifest, glob, workers,
     Example:
       mmprep extract videos/ --store csl.zarr --manifest csl-daily.tsv
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
+      mmprep extract CSL-Daily/sentence/frames_512x512 --fps 30 --store csl.zarr
     """
     from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
 
     if workers and scheduler:
         raise click.UsageError("--workers sizes the local cluster; with --scheduler the cluster has its own workers")
-    options = ExtractOptions(stride, max_frames, refine_face, model_complexity)
+    options = ExtractOptions(stride, max_frames, refine_face, model_complexity, fps)
     found = find_videos(videos, glob)
+    folders = sum(os.path.isdir(v.path) for v in found)
+    if folders and not fps:
+        raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
     rows = read_manifest(manifest) if manifest else None
     ensure_pose_model(model_complexity)
     with open_store(store_url, mode="a", storage_options=storage_options) as store:
