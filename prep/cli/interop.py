@@ -25,7 +25,10 @@ def import_command(path, store_url, storage_options, fmt):
     `mmprep export --format h5`. A .pose file's id is its path under the folder without the suffix
     (signer1/clip7.pose -> signer1/clip7); its rows get no split or translation: attach a manifest
     with `mmprep manifest` (before or after). MediaPipe Holistic .pose files (576 or 586 points) keep
-    pose, face (468 or 478 points) and both hands; POSE_WORLD_LANDMARKS is dropped.
+    pose, face (468 or 478 points) and both hands; POSE_WORLD_LANDMARKS is dropped. Both face meshes
+    go into one store: the store keeps the first one it gets (or the one it holds); a refined face (478)
+    in a 468-point store loses its 10 iris points, a 468-point face in a refined store gets them as
+    missing (confidence 0), and a note says how many videos were fitted.
 
     Rerunning is cheap: a video whose content the store already holds (same fingerprint: a .pose file's
     SHA-256) is skipped, a changed one replaced. A file that cannot be used is recorded as failed with
@@ -41,6 +44,8 @@ def import_command(path, store_url, storage_options, fmt):
     click.echo(f"{path}: {report.summary()} into {store_url}")
     if report.dropped:
         click.echo(f"dropped components (the store has no place for them): {', '.join(sorted(report.dropped))}")
+    for note in report.notes():
+        click.echo(f"note: {note}")
     for what, error in report.failed:
         click.echo(f"  failed: {what}: {error}", err=True)
     if report.failed:
