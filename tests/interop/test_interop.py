@@ -361,7 +361,7 @@ def test_export_and_import_refuse_bad_arguments(tmp_path, cli):
     result = cli("import", tmp_path / "empty", "--store", tmp_path / "new.zarr", expect=1)
     assert "no .pose files found" in result.output and not (tmp_path / "new.zarr").exists()
     (tmp_path / "poses.txt").write_text("")
-    assert "--format pose or --format h5" in cli("import", tmp_path / "poses.txt", "--store", source.url,
+    assert "--format pose, h5 or unisign" in cli("import", tmp_path / "poses.txt", "--store", source.url,
                                                  expect=1).output  # fmt: skip
 
 
