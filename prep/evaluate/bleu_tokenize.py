@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sacrebleu
 
+from ..errors import InputError
+
 TOKENIZERS = tuple(sacrebleu.metrics.BLEU.TOKENIZERS)  # what --tokenize accepts: 13a, zh, intl, char, none, ...
 
 
@@ -18,8 +20,10 @@ def _is_chinese(char: str) -> bool:
 
 
 def choose(language: str | None, references: list[str], override: str | None = None) -> tuple[str, str]:
-    """(sacrebleu tokeniser, why it was chosen)."""
+    """(sacrebleu tokeniser, why it was chosen); an ``override`` sacrebleu does not know is an InputError."""
     if override:
+        if override not in TOKENIZERS:
+            raise InputError(f"--tokenize: sacrebleu has no tokeniser {override!r}; use one of {', '.join(TOKENIZERS)}")
         return override, "--tokenize"
     if language:
         return ("zh" if language == "zh" else "13a"), f"the store's language ({language})"

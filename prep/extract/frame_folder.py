@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .decode import DecodeError, Frame
@@ -120,6 +119,8 @@ class FolderReader:
     def frames(self, stride: int = 1, max_frames: int | None = None) -> Iterator[Frame]:
         """Every ``stride``-th frame (from the first), at most ``max_frames``; DecodeError names a frame that
         cannot be read or decoded, or whose size differs from the first frame's."""
+        import cv2  # OpenCV: only for frame folders (see the module's docstring)
+
         size = None
         picked = range(0, len(self.names), stride)
         for index in picked if max_frames is None else picked[:max_frames]:

@@ -12,6 +12,7 @@ import sacrebleu
 
 import prep
 from prep import schemas
+from prep.errors import InputError
 from prep.evaluate import metrics as m
 from prep.evaluate import read
 from prep.evaluate.bleu_tokenize import choose
@@ -27,6 +28,8 @@ def test_the_tokeniser_follows_the_language_then_the_script():
     assert choose(None, CHINESE[1]) == ("zh", "the references' script (the store records no language)")
     assert choose(None, GERMAN[1])[0] == "13a"
     assert choose("zh", CHINESE[1], override="char") == ("char", "--tokenize")
+    with pytest.raises(InputError, match="sacrebleu has no tokeniser 'words'; use one of none, zh, 13a"):
+        choose("zh", CHINESE[1], override="words")
 
 
 @pytest.mark.parametrize(("tokenize", "sentences"), [("zh", CHINESE), ("13a", GERMAN), ("13a", CHINESE)])
