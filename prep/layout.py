@@ -83,6 +83,33 @@ def holistic(refine_face: bool = False) -> Layout:
     )
 
 
+# COCO-WholeBody's 133 keypoints (body 17, feet 6, face 68, left hand 21, right hand 21), as RTMPose gives them and
+# Uni-Sign's pose files hold them. Body points take MediaPipe's names where the point is the same (so the shoulders
+# that normalisation centres on are POSE.LEFT_SHOULDER and POSE.RIGHT_SHOULDER); hand points are in MediaPipe's
+# order (wrist, then thumb to little finger, base to tip); face points are numbered as the 68-point face model's.
+WHOLEBODY_POSE = (
+    "NOSE", "LEFT_EYE", "RIGHT_EYE", "LEFT_EAR", "RIGHT_EAR", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW",
+    "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST", "LEFT_HIP", "RIGHT_HIP", "LEFT_KNEE", "RIGHT_KNEE", "LEFT_ANKLE",
+    "RIGHT_ANKLE",
+)  # fmt: skip
+WHOLEBODY_FEET = ("LEFT_BIG_TOE", "LEFT_SMALL_TOE", "LEFT_HEEL", "RIGHT_BIG_TOE", "RIGHT_SMALL_TOE", "RIGHT_HEEL")
+WHOLEBODY_FACE_POINTS = 68
+
+
+def coco_wholebody() -> Layout:
+    """RTMPose's COCO-WholeBody layout: 133 points, in COCO-WholeBody's order."""
+    return Layout(
+        "rtmpose-coco-wholebody",
+        (
+            Component("POSE", WHOLEBODY_POSE),
+            Component("FEET", WHOLEBODY_FEET),
+            Component("FACE", tuple(str(i) for i in range(WHOLEBODY_FACE_POINTS))),
+            Component("LEFT_HAND", HAND_POINTS),
+            Component("RIGHT_HAND", HAND_POINTS),
+        ),
+    )
+
+
 # ---------------------------------------------------------------------------- point subsets
 # MediaPipe face-mesh indices (mediapipe.solutions.face_mesh_connections: FACEMESH_LIPS, FACEMESH_*_EYEBROW).
 FACE_LIPS = (
@@ -112,8 +139,26 @@ def upper_points() -> list[str]:
     )
 
 
+def wholebody_upper_points() -> list[str]:
+    """The ``upper`` subset of a COCO-WholeBody store (69 points, in layout order): the points Uni-Sign's own
+    loader keeps (``load_part_kp`` in its datasets.py), so that mmprep trains on what Uni-Sign does:
+
+    - pose: the nose, both ears, shoulders, elbows and wrists (9; no eyes, hips, legs);
+    - face: every other jaw-line point (0, 2, .., 16), the nose tip (30) and the 8 inner-lip points (60-67);
+    - both hands: all 21 points each. The feet are dropped."""
+    pose = ["NOSE", "LEFT_EAR", "RIGHT_EAR", "LEFT_SHOULDER", "RIGHT_SHOULDER", "LEFT_ELBOW", "RIGHT_ELBOW",
+            "LEFT_WRIST", "RIGHT_WRIST"]  # fmt: skip
+    face = [*range(0, 17, 2), 30, *range(60, 68)]
+    return (
+        [f"POSE.{p}" for p in pose]
+        + [f"FACE.{i}" for i in face]
+        + [f"{hand}.{p}" for hand in ("LEFT_HAND", "RIGHT_HAND") for p in HAND_POINTS]
+    )
+
+
 def point_indices(points: str | Sequence[str], point_names: Sequence[str]) -> np.ndarray:
-    """Indices on the point axis of a subset: ``"all"``, ``"upper"`` (see ``upper_points``) or explicit names.
+    """Indices on the point axis of a subset: ``"all"``, ``"upper"`` (``upper_points`` for MediaPipe Holistic,
+    ``wholebody_upper_points`` for COCO-WholeBody) or explicit names.
 
     >>> point_indices(["POSE.LEFT_SHOULDER", "RIGHT_HAND.WRIST"], holistic().point_names)
     array([ 11, 522])
@@ -123,7 +168,7 @@ def point_indices(points: str | Sequence[str], point_names: Sequence[str]) -> np
             return np.arange(len(point_names))
         if points != "upper":
             raise InputError(f"points must be 'all', 'upper' or a list of point names, not {points!r}")
-        points = upper_points()
+        points = wholebody_upper_points() if f"FEET.{WHOLEBODY_FEET[0]}" in point_names else upper_points()
     where = {name: i for i, name in enumerate(point_names)}
     unknown = [name for name in points if name not in where]
     if unknown:

@@ -1,7 +1,9 @@
-"""Reading the tabular files users hand in (manifests, descriptions): CSV, TSV or JSONL.
+"""Reading the tabular files users hand in (manifests, descriptions): CSV, TSV, ``|``-separated text or JSONL.
 
 Every row is checked against a schema in ``schemas/``; every problem is reported with file, line and field,
-all of them at once, before anything is written anywhere.
+all of them at once, before anything is written anywhere. The delimiter of a ``.csv`` or ``.txt`` file is
+sniffed from its header (``,``, tab, ``|`` or ``;``: whichever splits it into the most columns), as corpora
+ship ``|``-separated files under those names; ``delimiter`` overrides it.
 """
 
 from __future__ import annotations
@@ -14,19 +16,24 @@ from pathlib import Path
 from . import schemas
 from .errors import InputError
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {".csv": "delimited", ".txt": "delimited", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+DELIMITERS = (",", "\t", "|", ";")  # the candidates a header is sniffed for, the first winning ties
 MAX_REPORTED = 30
 
 
-def read_rows(path: str | Path, schema: str) -> list[dict]:
+def read_rows(path: str | Path, schema: str, delimiter: str | None = None) -> list[dict]:
     """Rows of ``path`` as dicts, each valid under schema ``schema`` and with a unique ``id``.
 
-    Raises InputError listing every problem (up to 30) as ``file:line: field: message``.
+    ``delimiter`` (one character) replaces the file type's own (tab for .tsv, sniffed for .csv and .txt).
+    Raises InputError listing every problem (up to 30) as ``file:line: field: message``; a header with
+    unknown or missing columns is one problem naming the columns found and those expected.
     """
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(FORMATS)}")
+    if delimiter is not None and (len(delimiter) != 1 or fmt == "jsonl"):
+        raise InputError(f"{path}: the delimiter must be one character of a delimited file, not {delimiter!r}")
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -34,7 +41,12 @@ def read_rows(path: str | Path, schema: str) -> list[dict]:
 
     problems: list[str] = []
     lines = _decode_lines(path, raw, problems)
-    parsed = _parse_jsonl(path, lines, problems) if fmt == "jsonl" else _parse_delimited(path, lines, fmt, problems)
+    if fmt == "jsonl":
+        parsed = _parse_jsonl(path, lines, problems)
+    else:
+        parsed = _parse_delimited(path, lines, delimiter or ("\t" if fmt == "tsv" else _sniff(lines)), problems)
+        if parsed and _column_problem(path, schema, parsed[0][1], problems):
+            parsed = []  # every row would repeat the header's problem
 
     rows, first_line = [], {}
     for line_no, row in parsed:
@@ -91,8 +103,33 @@ def _parse_jsonl(path: Path, lines: list[str], problems: list[str]) -> list[tupl
     return rows
 
 
-def _parse_delimited(path: Path, lines: list[str], fmt: str, problems: list[str]) -> list[tuple[int, dict]]:
-    delimiter = "\t" if fmt == "tsv" else ","
+def _sniff(lines: list[str]) -> str:
+    """The candidate delimiter that splits the header (the first non-blank line) into the most columns."""
+    header = next((line for line in lines if line.strip()), "")
+    return max(DELIMITERS, key=lambda d: len(next(csv.reader([header], delimiter=d), [])))
+
+
+def _column_problem(path: Path, schema: str, first_row: dict, problems: list[str]) -> bool:
+    """Report a header whose columns the schema does not allow, or lacks one it requires (True if so)."""
+    spec = schemas.load(schema)
+    allowed, required = list(spec["properties"]), spec.get("required", [])
+    found = list(first_row)
+    unknown = [c for c in found if c not in allowed]
+    missing = [c for c in required if c not in found]
+    if not unknown and not missing:
+        return False
+    what = [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
+    what += [f"missing column(s) {', '.join(missing)}"] if missing else []
+    optional = [c for c in allowed if c not in required]
+    problems.append(
+        f"{path}: header: {'; '.join(what)}. Found: {', '.join(found)}; expected: {', '.join(required)}"
+        + (f" (optional: {', '.join(optional)})" if optional else "")
+        + ". Rename the columns, or see `mmprep prepare --help` for a corpus's own annotation files"
+    )
+    return True
+
+
+def _parse_delimited(path: Path, lines: list[str], delimiter: str, problems: list[str]) -> list[tuple[int, dict]]:
     reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
     header = None
     rows = []

@@ -11,7 +11,13 @@ On N copies of tests/fixtures/signing.mp4, in one run:
 
 Prints a Markdown table: wall time, frames/s, share of the limit's throughput and speed relative to the peer.
 
+With --frames, only decoding (a few seconds, no MediaPipe): the sample's frames as folders of JPEG and PNG
+frames (what CSL-Daily and PHOENIX-2014T ship) read by mmprep's frame-folder reader, per frame, against
+decoding the same frames from an H.264 mp4 with mmprep's video reader (the baseline, measured in the same run):
+at the sample's 540x720 and at PHOENIX's 210x260.
+
     python scripts/bench_extract.py --copies 20
+    python scripts/bench_extract.py --frames
 """
 
 from __future__ import annotations
@@ -80,13 +86,63 @@ def timed(command: list[str]) -> tuple[float, float]:
     return time.perf_counter() - started, sum(cpu.values())
 
 
+def decode_ms(reader_factory, repeats: int) -> float:
+    """Best-of-``repeats`` CPU milliseconds per frame of decoding every frame (one thread, this process)."""
+    best = float("inf")
+    for _ in range(repeats):
+        cpu, frames = time.process_time(), 0
+        with reader_factory() as reader:
+            for _frame in reader.frames():
+                frames += 1
+        best = min(best, (time.process_time() - cpu) / frames * 1000)
+    return best
+
+
+def bench_frame_folders(out: Path, repeats: int = 5) -> None:
+    """Frame-folder decoding per frame vs the same frames' mp4 (mmprep's readers on both sides)."""
+    import cv2
+    import numpy as np
+
+    from prep.extract.decode import VideoReader
+    from prep.extract.frame_folder import FolderReader
+
+    with VideoReader(str(SAMPLE)) as reader:
+        frames = [f.rgb for f in reader.frames()]
+    sizes = {"540x720 (the sample)": frames, "210x260 (PHOENIX-2014T)": [
+        np.ascontiguousarray(f[::2, ::2][50:310, 30:240]) for f in frames]}  # fmt: skip
+    print(f"decoding {len(frames)} frames, best of {repeats}, CPU ms per frame (one thread)\n")
+    print("| frames | mp4 (H.264, baseline) | folder | folder ms | folder / mp4 |\n|---|---|---|---|---|")
+    for label, rgb in sizes.items():
+        folder = out / label.split()[0]
+        folder.mkdir(parents=True)
+        video = folder / "clip.mp4"
+        with av.open(str(video), "w") as container:
+            stream = container.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = rgb[0].shape[1], rgb[0].shape[0], "yuv420p"
+            for frame in rgb:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode())
+        baseline = decode_ms(lambda v=video: VideoReader(str(v)), repeats)
+        for suffix in ("jpg", "png"):
+            images = folder / suffix
+            images.mkdir()
+            for i, frame in enumerate(rgb):
+                cv2.imwrite(str(images / f"{i:06d}.{suffix}"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            ms = decode_ms(lambda d=images: FolderReader(str(d), fps=30), repeats)
+            print(f"| {label} | {baseline:.2f} ms | {suffix.upper()} | {ms:.2f} | {ms / baseline:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=20, help="copies of the 58-frame sample (default 20)")
+    parser.add_argument("--frames", action="store_true", help="only frame-folder vs mp4 decoding (seconds)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "extract", help="scratch folder")
     args = parser.parse_args()
     cores = dask.system.CPU_COUNT
     shutil.rmtree(args.out, ignore_errors=True)
+    if args.frames:
+        bench_frame_folders(args.out)
+        return
     videos = make_copies(args.out / "videos", args.copies)
 
     frames, cpu, wall = raw_loop(sorted(videos.iterdir()))

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +252,21 @@ def write_zero_frame_video(path: Path) -> Path:
         stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
         container.start_encoding()
     return path
+
+
+def write_frames(folder: Path, frames: list[np.ndarray], name: str = "{:06d}.jpg", start: int = 0) -> Path:
+    """Each RGB frame as one image file ``name.format(start + i)`` in ``folder``, encoded by PyAV (FFmpeg): PNG
+    for a ``.png`` name (lossless), JPEG otherwise, as corpora ship their sentences' frames."""
+    import av
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, rgb in enumerate(frames):
+        path = folder / name.format(start + i)
+        png = path.suffix.lower() == ".png"
+        codec = av.CodecContext.create("png" if png else "mjpeg", "w")
+        codec.width, codec.height = rgb.shape[1], rgb.shape[0]
+        codec.pix_fmt = "rgb24" if png else "yuvj444p"
+        codec.time_base = Fraction(1, 25)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format=codec.pix_fmt)
+        path.write_bytes(b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)]))
+    return folder

@@ -37,13 +37,19 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Paired-bootstrap resamples for the delta BLEU interval.")  # fmt: skip
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
+    "--tokenize",
+    metavar="NAME",
+    help="sacrebleu's tokeniser for BLEU and ROUGE-L (zh, 13a, intl, char, none, ...) [default: zh for a Chinese "
+    "store (character-level BLEU, as CSL-Daily papers report it), 13a otherwise; see docs/eval.md].",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json]; predictions go beside it (.predictions.jsonl).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor, beams, checkpoint, batch_size,
-             max_videos, device, resamples, seed, out, quiet):  # fmt: skip
+             max_videos, device, resamples, seed, tokenize, out, quiet):  # fmt: skip
     """Evaluate a trained run: BLEU-1..4 and ROUGE-L with and without text, and the consistency check.
 
     Every video is translated in scenario A (its real description where it has one) and scenario B (the
@@ -64,7 +70,7 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
     report, videos = evaluate(
         run_dir, split=split, mode=inference, beams=beams, checkpoint=checkpoint, store_url=store_url,
         storage_options=storage_options, batch_size=batch_size, max_videos=max_videos, device=device,
-        resamples=resamples, seed=seed, progress=not quiet,
+        resamples=resamples, seed=seed, progress=not quiet, tokenize=tokenize,
     )  # fmt: skip
     path = write(report, videos, out or default_output(run_dir, split, inference, beams))
     click.echo(render(report))

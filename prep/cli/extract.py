@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,70 @@ EXIT_SOME_FAILED = 3
 MAX_LISTED = 20
 
 
+def extraction_options(func):
+    """The options of an extraction run, shared by `extract` and `prepare --extract`; the command gets them as
+    ``extraction`` (a dict of ``run_extraction``'s keyword arguments)."""
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            help="Worker processes of the local dask cluster, one thread each. [default: one per core]",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Run on an existing dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one. Its workers "
+            "need this mmprep installed and must be able to read the video paths; docs/scaling.md gives the "
+            "scheduler and worker commands.",
+        ),
+        click.option(
+            "--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every K-th frame."
+        ),
+        click.option(
+            "--max-frames", type=click.IntRange(min=1), help="Keep at most N frames of each video (its first ones)."
+        ),
+        click.option("--refine-face", is_flag=True, help="478 face points (irises included) instead of 468."),
+        click.option(
+            "--model-complexity",
+            type=click.IntRange(0, 2),
+            default=1,
+            show_default=True,
+            help="MediaPipe's pose model: 1 ships with mediapipe; 0 (lite) and 2 (heavy) are downloaded on first use.",
+        ),
+        click.option("--force", is_flag=True, help="Extract every video again, even unchanged ones."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]
+    names = ("workers", "scheduler", "stride", "max_frames", "refine_face", "model_complexity", "force", "quiet")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        extraction = {name: kwargs.pop(name) for name in names}
+        if extraction["workers"] and extraction["scheduler"]:
+            raise click.UsageError(
+                "--workers sizes the local cluster; with --scheduler the cluster has its own workers"
+            )
+        return func(*args, extraction=extraction, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def run_extraction(store_url: str, storage_options: dict, videos: list, rows: list[dict] | None, fps: float | None, *,
+                   workers, scheduler, stride, max_frames, refine_face, model_complexity, force, quiet) -> None:  # fmt: skip
+    """Extract ``videos`` (attaching the manifest ``rows`` first, if given), report, and exit 3 if any failed."""
+    from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
+
+    options = ExtractOptions(stride, max_frames, refine_face, model_complexity, fps)
+    ensure_pose_model(model_complexity)
+    with open_store(store_url, mode="a", storage_options=storage_options) as store:
+        summary = extract(store, videos, options, manifest=rows, workers=workers, scheduler=scheduler, force=force,
+                          progress=not quiet)  # fmt: skip
+    report(summary, store_url)
+    if summary.failures:
+        sys.exit(EXIT_SOME_FAILED)
+
+
 @main.command(name="extract")
 @click.argument("videos", type=click.Path(exists=True))
 @store_option
@@ -32,64 +98,41 @@ MAX_LISTED = 20
 @click.option(
     "--glob",
     metavar="PATTERN",
-    help=f"Which files are videos, relative to VIDEOS (e.g. '**/*.mts'). [default: {' '.join('*' + s for s in VIDEO_SUFFIXES)}, in every folder]",
+    help=f"Which files are videos, relative to VIDEOS (e.g. '**/*.mts'). [default: {' '.join('*' + s for s in VIDEO_SUFFIXES)} and folders of frames, in every folder]",
 )
 @click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Worker processes of the local dask cluster, one thread each. [default: one per core]",
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    help="The frame rate of folders of frames (*.jpg|*.jpeg|*.png, one folder a video); needed when VIDEOS has any.",
 )
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    help="Run on an existing dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one. Its workers "
-    "need this mmprep installed and must be able to read the video paths; docs/scaling.md gives the "
-    "scheduler and worker commands.",
-)
-@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every K-th frame.")
-@click.option("--max-frames", type=click.IntRange(min=1), help="Keep at most N frames of each video (its first ones).")
-@click.option("--refine-face", is_flag=True, help="478 face points (irises included) instead of 468.")
-@click.option(
-    "--model-complexity",
-    type=click.IntRange(0, 2),
-    default=1,
-    show_default=True,
-    help="MediaPipe's pose model: 1 ships with mediapipe; 0 (lite) and 2 (heavy) are downloaded on first use.",
-)
-@click.option("--force", is_flag=True, help="Extract every video again, even unchanged ones.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def extract_command(videos, store_url, storage_options, manifest, glob, workers, scheduler, stride, max_frames,
-                    refine_face, model_complexity, force, quiet):  # fmt: skip
+@extraction_options
+def extract_command(videos, store_url, storage_options, manifest, glob, fps, extraction):
     """Extract MediaPipe Holistic keypoints of every video under VIDEOS into the store, in parallel.
 
-    A video's id is its path under VIDEOS without the suffix (signer1/clip7). Each video is committed as soon
-    as it is done; a rerun skips every video whose content and settings are unchanged since, so an interrupted
-    run (Ctrl-C, kill, a crashed machine) is finished by running the same command again (after `mmprep
-    unlock` if the run was killed). A video that cannot be decoded is recorded as failed, one with nobody in it
-    as no_person; neither stops the run. A video whose worker crashed twice is failed and retried next run.
+    A video's id is its path under VIDEOS without the suffix (signer1/clip7). A folder that directly holds
+    image frames is one video too: its id is its path, its frames are its *.jpg|*.jpeg|*.png files in natural
+    order (2.png before 10.png), timed by --fps. Each video is committed as soon as it is done; a rerun skips
+    every video whose content and settings are unchanged since, so an interrupted run (Ctrl-C, kill, a crashed
+    machine) is finished by running the same command again (after `mmprep unlock` if the run was killed). A
+    video that cannot be decoded (for a frame folder: a missing or unreadable frame, frames of mixed sizes) is
+    recorded as failed with the reason, one with nobody in it as no_person; neither stops the run. A video
+    whose worker crashed twice is failed and retried next run.
 
     Exit status: 0 when every video is ok or no_person, 3 when some failed (they are listed, and in
     `mmprep info`), 1 on an error that stopped the run, 130 on Ctrl-C.
 
     \b
-    Example:
+    Examples:
       mmprep extract videos/ --store csl.zarr --manifest csl-daily.tsv
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
+      mmprep extract CSL-Daily/sentence/frames_512x512 --fps 30 --store csl.zarr
     """
-    from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
-
-    if workers and scheduler:
-        raise click.UsageError("--workers sizes the local cluster; with --scheduler the cluster has its own workers")
-    options = ExtractOptions(stride, max_frames, refine_face, model_complexity)
     found = find_videos(videos, glob)
+    folders = sum(os.path.isdir(v.path) for v in found)
+    if folders and not fps:
+        raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
     rows = read_manifest(manifest) if manifest else None
-    ensure_pose_model(model_complexity)
-    with open_store(store_url, mode="a", storage_options=storage_options) as store:
-        summary = extract(store, found, options, manifest=rows, workers=workers, scheduler=scheduler, force=force,
-                          progress=not quiet)  # fmt: skip
-    report(summary, store_url)
-    if summary.failures:
-        sys.exit(EXIT_SOME_FAILED)
+    run_extraction(store_url, storage_options, found, rows, fps, **extraction)
 
 
 def report(summary: Summary, store_url: str) -> None:

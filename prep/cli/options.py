@@ -7,6 +7,7 @@ import json
 
 import click
 
+from .. import schemas
 from ..store import DEFAULT_STORE, STORE_ENV
 from ..train.config import format_value, options
 
@@ -78,3 +79,27 @@ def store_option(func=None, *, of_run: bool = False):
         return func(*args, store_url=store_url, storage_options=storage_options or {}, **kwargs)
 
     return wrapper
+
+
+delimiter_option = click.option(
+    "--delimiter",
+    metavar="CHAR",
+    help="The column delimiter of a .csv/.txt/.tsv file [default: tab for .tsv; for .csv and .txt sniffed from "
+    "the header: ',', tab, '|' or ';']. E.g. --delimiter '|'.",
+)
+
+
+def _check_language(ctx, param, value):
+    problems = schemas.definition_errors("language", value) if value is not None else []
+    if problems:
+        raise click.BadParameter(f"{problems[0]}; give an ISO 639-1 code such as zh, de or en")
+    return value
+
+
+language_option = click.option(
+    "--language",
+    metavar="CODE",
+    callback=_check_language,
+    help="Record the translations' language (ISO 639-1: zh, de, en, ...) in the store; `mmprep eval` tokenises "
+    "BLEU by it (zh: characters, others: 13a).",
+)

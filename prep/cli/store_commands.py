@@ -11,25 +11,32 @@ from ..store import Location, break_lock, open_store, validate
 from ..store.info import render, summarize
 from ..store.manifest import attach_manifest, read_manifest
 from .base import main
-from .options import store_option
+from .options import delimiter_option, language_option, store_option
 
 
 @main.command()
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
 @store_option
-def manifest(manifest, store_url, storage_options):
-    """Attach a manifest (CSV, TSV or JSONL: id, split, translation[, signer, gloss]) to the store.
+@delimiter_option
+@language_option
+def manifest(manifest, store_url, storage_options, delimiter, language):
+    """Attach a manifest (CSV, TSV, |-separated .txt or JSONL: id, split, translation[, signer, gloss,
+    description]) to the store.
 
     New ids become rows; the split and translation of known ids are updated. The store is created if it
-    does not exist. Nothing is written unless every row is valid (schemas/manifest-row.schema.json).
+    does not exist. Nothing is written unless every row is valid (schemas/manifest-row.schema.json). A
+    corpus's own annotation files (CSL-Daily, PHOENIX-2014T) are read by `mmprep prepare`.
 
     \b
-    Example:
-      mmprep manifest csl-daily.tsv --store csl.zarr
+    Examples:
+      mmprep manifest csl-daily.tsv --store csl.zarr --language zh
+      mmprep manifest labels.txt --delimiter '|'
     """
-    rows = read_manifest(manifest)
+    rows = read_manifest(manifest, delimiter)
     with open_store(store_url, mode="a", storage_options=storage_options) as store:
         added, updated = attach_manifest(store, rows)
+        if language:
+            store.set_language(language)
     click.echo(f"{manifest}: {len(rows)} rows; {added} added, {updated} updated in {store_url}")
 
 

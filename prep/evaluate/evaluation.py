@@ -22,7 +22,7 @@ from ..data.dataset import collate
 from ..model.decoding import generate, target_ids, to_device
 from ..train.diagnostics import gate_per_sample
 from ..train.run_dir import EVAL
-from . import metrics
+from . import bleu_tokenize, metrics
 from .loading import Run, load_run
 from .modes import SCENARIOS, InferenceMode
 from .text_effect import text_effect
@@ -44,10 +44,12 @@ def evaluate(
     resamples: int = metrics.BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     progress: bool = True,
+    tokenize: str | None = None,
 ) -> tuple[dict, list[dict]]:
     """Evaluate a run: (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video).
 
-    ``mode`` defaults to missing-aware; ``max_videos`` keeps the split's first videos (quick checks)."""
+    ``mode`` defaults to missing-aware; ``max_videos`` keeps the split's first videos (quick checks);
+    ``tokenize`` (a sacrebleu tokeniser) replaces the one the store's language chooses (``bleu_tokenize``)."""
     mode = mode or InferenceMode()
     run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
     data = run.dataset(split)
@@ -58,12 +60,14 @@ def evaluate(
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"eval {split}", unit="batch", disable=None if progress else True):
             videos += _evaluate_batch(run, mode, to_device(batch, run.device), beams)
+    references = [v["reference"] for v in videos]
+    tokenize, chosen_by = bleu_tokenize.choose(run.store.language, references, tokenize)
     for suffix in ("", "_without_text"):
-        scores = metrics.sentence_bleu([v["hypothesis" + suffix] for v in videos], [v["reference"] for v in videos])
+        scores = metrics.sentence_bleu([v["hypothesis" + suffix] for v in videos], references, tokenize)
         for video, score in zip(videos, scores, strict=True):
             video["sentence_bleu" + suffix] = score
     with_text = [v for v in videos if v["has_text"]]
-    effect = text_effect(with_text, run.store.synth, split, resamples, seed)
+    effect = text_effect(with_text, run.store.synth, split, resamples, seed, tokenize)
     applicable = effect is not None and not effect["ignores_text"]
     report = {
         "run": str(run.run_dir),
@@ -79,19 +83,24 @@ def evaluate(
         "mask_source": run.mask_source,
         "n": len(videos),
         "n_with_text": len(with_text),
-        **metrics.quality(videos),
+        **metrics.quality(videos, tokenize),
         "text_effect": effect,
-        "consistency": metrics.consistency(videos, resamples, seed, applicable),
+        "consistency": metrics.consistency(videos, resamples, seed, tokenize, applicable),
         "with_text": (
             {
                 "n": len(with_text),
-                **metrics.quality(with_text),
-                "consistency": metrics.consistency(with_text, resamples, seed, applicable),
+                **metrics.quality(with_text, tokenize),
+                "consistency": metrics.consistency(with_text, resamples, seed, tokenize, applicable),
             }
             if with_text
             else None
         ),
         "bootstrap": {"resamples": resamples, "seed": seed, "level": metrics.BOOTSTRAP_LEVEL},
+        "sacrebleu": {
+            "tokenize": tokenize,
+            "chosen_by": chosen_by,
+            "signature": bleu_tokenize.signature(tokenize, [v["hypothesis"] for v in videos], references),
+        },
         "toolkit_version": __version__,
     }
     return report, videos

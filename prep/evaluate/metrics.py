@@ -1,7 +1,8 @@
 """Translation quality and the consistency check (spec section 5), from strings and per-video statistics.
 
-Every BLEU is sacrebleu's, on its 0-100 scale, with its Chinese tokenisation (``BLEU_TOKENIZE``: each Chinese
-character a token, other scripts split into words), as SLT papers on CSL-Daily report it.
+Every BLEU is sacrebleu's, on its 0-100 scale, with the sacrebleu tokeniser ``tokenize`` (``bleu_tokenize``
+chooses it from the store's language: ``zh`` for Chinese, as SLT papers on CSL-Daily report it, ``13a``
+otherwise; the default is ``zh``, each Chinese character a token, other scripts split into words).
 """
 
 from __future__ import annotations
@@ -57,32 +58,32 @@ def judge(name: str, value: float | None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- quality
-def bleu(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+def bleu(hypotheses: list[str], references: list[str], tokenize: str = BLEU_TOKENIZE) -> dict[str, float]:
     """Corpus BLEU-1..4: BLEU-n is the geometric mean of the 1..n-gram precisions times the brevity penalty."""
-    return {str(n): corpus_bleu(hypotheses, references, max_order=n) for n in BLEU_ORDERS}
+    return {str(n): corpus_bleu(hypotheses, references, max_order=n, tokenize=tokenize) for n in BLEU_ORDERS}
 
 
-def sentence_bleu(hypotheses: list[str], references: list[str]) -> list[float]:
+def sentence_bleu(hypotheses: list[str], references: list[str], tokenize: str = BLEU_TOKENIZE) -> list[float]:
     """Per-sentence BLEU-4 as ``sacrebleu.sentence_bleu`` computes it (exp smoothing, effective order)."""
-    metric = sacrebleu.metrics.BLEU(tokenize=BLEU_TOKENIZE, effective_order=True)
+    metric = sacrebleu.metrics.BLEU(tokenize=tokenize, effective_order=True)
     return [metric.sentence_score(h, [r]).score for h, r in zip(hypotheses, references, strict=True)]
 
 
 class _BleuTokens(tokenizers.Tokenizer):
     """ROUGE on the tokens BLEU counts (rouge-score's own tokenizer drops every non-Latin character)."""
 
-    def __init__(self):
-        self._tokenize = sacrebleu.metrics.BLEU(tokenize=BLEU_TOKENIZE).tokenizer
+    def __init__(self, tokenize: str):
+        self._tokenize = sacrebleu.metrics.BLEU(tokenize=tokenize).tokenizer
 
     def tokenize(self, text: str) -> list[str]:
         return self._tokenize(text.strip()).split()
 
 
-def rouge_l(hypotheses: list[str], references: list[str]) -> float:
+def rouge_l(hypotheses: list[str], references: list[str], tokenize: str = BLEU_TOKENIZE) -> float:
     """Mean sentence-level ROUGE-L F1 (rouge-score), x 100, on BLEU's tokens."""
     if not references:
         return 0.0
-    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_BleuTokens())
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_BleuTokens(tokenize))
     scores = [scorer.score(r, h)["rougeL"].fmeasure for h, r in zip(hypotheses, references, strict=True)]
     return 100.0 * float(np.mean(scores))
 
@@ -125,40 +126,64 @@ def paired_bootstrap(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     level: float = BOOTSTRAP_LEVEL,
+    tokenize: str = BLEU_TOKENIZE,
 ) -> list[float]:
     """Percentile interval of corpus BLEU_A - BLEU_B over ``resamples`` resamplings of the videos (the same
     videos for A and B in each resample), from a generator seeded with ``seed``."""
-    metric = sacrebleu.metrics.BLEU(tokenize=BLEU_TOKENIZE)
-    # sacrebleu's sufficient statistics per sentence (as its own significance tests use them): a resample's BLEU
-    # is computed from the sum of its sentences' statistics.
-    per_sentence = [
-        np.array(metric._extract_corpus_statistics(hypotheses, [references]), dtype=np.int64)
-        for hypotheses in (hypotheses_a, hypotheses_b)
-    ]
+    metric = sacrebleu.metrics.BLEU(tokenize=tokenize)
+    # Corpus BLEU is a function of its sentences' summed n-gram statistics (what sacrebleu's own significance
+    # tests resample); sacrebleu's public API gives them per sentence (a one-sentence corpus score's counts,
+    # totals and lengths) and turns a sum back into a score (BLEU.compute_bleu).
+    per_sentence = [sentence_statistics(metric, hypotheses, references) for hypotheses in (hypotheses_a, hypotheses_b)]
     rng = np.random.default_rng(seed)
     n = len(references)
     deltas = np.empty(resamples)
     for i in range(resamples):
         pick = rng.integers(0, n, n)
-        a, b = (metric._compute_score_from_stats(s[pick].sum(0).tolist()).score for s in per_sentence)
+        a, b = (bleu_from_statistics(metric, s[pick].sum(0)) for s in per_sentence)
         deltas[i] = a - b
     tail = (1 - level) / 2 * 100
     return [float(np.percentile(deltas, tail)), float(np.percentile(deltas, 100 - tail))]
 
 
-def quality(videos: list[dict]) -> dict:
+def sentence_statistics(metric: sacrebleu.metrics.BLEU, hypotheses: list[str], references: list[str]) -> np.ndarray:
+    """int64 [N, 2 + 2 * orders]: per sentence its length, its reference's length, then the matching and the
+    total n-gram counts of each order, from sacrebleu's score of the sentence as a corpus of one."""
+    rows = []
+    for hypothesis, reference in zip(hypotheses, references, strict=True):
+        score = metric.corpus_score([hypothesis], [[reference]])
+        rows.append([score.sys_len, score.ref_len, *score.counts, *score.totals])
+    return np.array(rows, dtype=np.int64).reshape(len(rows), 2 + 2 * metric.max_ngram_order)
+
+
+def bleu_from_statistics(metric: sacrebleu.metrics.BLEU, summed: np.ndarray) -> float:
+    """Corpus BLEU from the sum of ``sentence_statistics`` rows, with ``metric``'s settings."""
+    orders = metric.max_ngram_order
+    sys_len, ref_len = int(summed[0]), int(summed[1])
+    correct, total = summed[2 : 2 + orders].tolist(), summed[2 + orders :].tolist()
+    return metric.compute_bleu(
+        correct, total, sys_len, ref_len, smooth_method=metric.smooth_method, smooth_value=metric.smooth_value,
+        effective_order=metric.effective_order, max_ngram_order=orders,
+    ).score  # fmt: skip
+
+
+def quality(videos: list[dict], tokenize: str = BLEU_TOKENIZE) -> dict:
     """BLEU-1..4 and ROUGE-L of scenario A (``hypothesis``) and B (``hypothesis_without_text``)."""
     references = [v["reference"] for v in videos]
     out = {}
     for suffix in ("", "_without_text"):
         hypotheses = [v["hypothesis" + suffix] for v in videos]
-        out["bleu" + suffix] = bleu(hypotheses, references)
-        out["rouge_l" + suffix] = rouge_l(hypotheses, references)
+        out["bleu" + suffix] = bleu(hypotheses, references, tokenize)
+        out["rouge_l" + suffix] = rouge_l(hypotheses, references, tokenize)
     return out
 
 
 def consistency(
-    videos: list[dict], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0, applicable: bool = True
+    videos: list[dict],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    tokenize: str = BLEU_TOKENIZE,
+    applicable: bool = True,
 ) -> dict:
     """The four metrics of spec section 5 over ``videos``, each judged against its target; ``pass`` when all four
     pass, and the ``verdict``: "pass", "fail", or "not applicable" when the description changes no output (a
@@ -173,14 +198,17 @@ def consistency(
     references = [v["reference"] for v in videos]
     hyp_a = [v["hypothesis"] for v in videos]
     hyp_b = [v["hypothesis_without_text"] for v in videos]
-    delta = corpus_bleu(hyp_a, references) - corpus_bleu(hyp_b, references)
+    delta = corpus_bleu(hyp_a, references, tokenize=tokenize) - corpus_bleu(hyp_b, references, tokenize=tokenize)
     tokens = sum(v["tokens"] for v in videos)
     kl = sum(v["kl"] * v["tokens"] for v in videos) / tokens if tokens else None
     differences = np.array([v["confidence"] - v["confidence_without_text"] for v in videos])
     rank_a = [v["sentence_bleu"] for v in videos]
     rank_b = [v["sentence_bleu_without_text"] for v in videos]
     metrics = {
-        "delta_bleu": {**judge("delta_bleu", delta), "ci": paired_bootstrap(hyp_a, hyp_b, references, resamples, seed)},
+        "delta_bleu": {
+            **judge("delta_bleu", delta),
+            "ci": paired_bootstrap(hyp_a, hyp_b, references, resamples, seed, tokenize=tokenize),
+        },
         "kl": judge("kl", kl),
         "confidence_std": judge("confidence_std", float(differences.std())),
         "spearman": judge("spearman", spearman(rank_a, rank_b)),

@@ -17,22 +17,24 @@ from .metrics import paired_bootstrap
 IGNORED = "the model ignores the description"
 
 
-def text_effect(videos: list[dict], synth: dict | None, split: str, resamples: int, seed: int) -> dict | None:
-    """The text effect over ``videos`` (the with-text ones, as evaluation records); None when there are none.
-    ``synth`` is the store's answer key (``Store.synth``) or None."""
+def text_effect(
+    videos: list[dict], synth: dict | None, split: str, resamples: int, seed: int, tokenize: str
+) -> dict | None:
+    """The text effect over ``videos`` (the with-text ones, as evaluation records), BLEU with sacrebleu's
+    ``tokenize``; None when there are none. ``synth`` is the store's answer key (``Store.synth``) or None."""
     if not videos:
         return None
     references = [v["reference"] for v in videos]
     hyp_a = [v["hypothesis"] for v in videos]
     hyp_b = [v["hypothesis_without_text"] for v in videos]
-    bleu_a, bleu_b = corpus_bleu(hyp_a, references), corpus_bleu(hyp_b, references)
+    bleu_a, bleu_b = (corpus_bleu(h, references, tokenize=tokenize) for h in (hyp_a, hyp_b))
     changed = sum(a != b for a, b in zip(hyp_a, hyp_b, strict=True))
     effect = {
         "n": len(videos),
         "bleu4_with_text": bleu_a,
         "bleu4_without_text": bleu_b,
         "delta_bleu4": bleu_a - bleu_b,
-        "ci": paired_bootstrap(hyp_a, hyp_b, references, resamples, seed),
+        "ci": paired_bootstrap(hyp_a, hyp_b, references, resamples, seed, tokenize=tokenize),
         "outputs_changed": changed,
         "ignores_text": changed == 0,
         "ambiguous_accuracy": None,

@@ -29,7 +29,8 @@ from ..store.manifest import attach_manifest
 from .cluster import connect, default_workers
 from .decode import DecodeError, VideoReader
 from .holistic import HolisticModel
-from .videos import VideoFile, fingerprint
+from .sources import open_video, source_fingerprint
+from .videos import VideoFile
 
 # Fault-injection hook, for the tests only: a worker asked to extract a file of this name kills its own process
 # with SIGSEGV, as a crashing MediaPipe would. Nothing sets it in normal use.
@@ -43,6 +44,7 @@ class ExtractOptions:
     max_frames: int | None = None  # keep at most this many frames of each video
     refine_face: bool = False  # 478 face points instead of 468
     model_complexity: int = 1
+    fps: float | None = None  # the frame rate of frame folders (a video file has its own)
 
     @property
     def settings(self) -> str:
@@ -66,7 +68,7 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
 
     base = {"id": video.id, "source": video.path}
     try:
-        base["fingerprint"] = fingerprint(video.path, options.settings)
+        base["fingerprint"] = source_fingerprint(video.path, options.settings, options.fps)
     except OSError as e:
         return VideoResult(**base, status="failed", error=f"cannot read the file: {e.strerror or e}")
     times: list[float] = []
@@ -79,7 +81,7 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
             yield frame.rgb
 
     try:
-        with VideoReader(video.path) as reader:
+        with open_video(video.path, options.fps) as reader:
             marks = model.landmarks(frames(reader))
             fps = reader.fps or _fps_from_times(times, options.stride)
     except DecodeError as e:
@@ -175,7 +177,7 @@ def _changed(store: Store, videos: list[VideoFile], options: ExtractOptions) -> 
 
     def current(video: VideoFile) -> str | None:
         try:
-            return fingerprint(video.path, options.settings)
+            return source_fingerprint(video.path, options.settings, options.fps)
         except OSError:
             return None  # unreadable now: extract it again, and record why it fails
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import schemas
 from ..errors import InputError
+from .frame_folder import FRAME_SUFFIXES, find_frame_folders
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".avi", ".mkv")
 FINGERPRINT_SPAN = 64 * 1024  # bytes hashed at each end of a file
@@ -22,17 +23,21 @@ class VideoFile:
 
 
 def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
-    """The videos under ``root`` (recursively), sorted by id; ``root`` may also be a single video file.
+    """The videos under ``root`` (recursively), sorted by id; ``root`` may also be a single video file or frame
+    folder.
 
-    By default every file whose suffix is one of VIDEO_SUFFIXES (any case); ``glob`` (e.g. ``"**/*.mts"``)
-    replaces that. Hidden files and folders (a name starting with '.') are skipped. Raises InputError when
-    nothing is found, when two files map to one id (``a.mp4`` and ``a.webm``) or a path makes an invalid id.
+    By default every file whose suffix is one of VIDEO_SUFFIXES (any case) and every folder that directly holds
+    image frames (``frame_folder``: its id is its path); ``glob`` (e.g. ``"**/*.mts"``) replaces both. Hidden
+    files and folders (a name starting with '.') are skipped. Raises InputError when nothing is found, when two files map to one id (``a.mp4`` and ``a.webm``) or a path makes an invalid id.
     """
     root = Path(root)
     if not root.exists():
         raise InputError(f"{root}: no such file or folder")
     if root.is_file():
         return [VideoFile(root.stem, str(root.absolute()))]
+    frame_folders = [] if glob else find_frame_folders(root)
+    if frame_folders == [root]:
+        return [VideoFile(root.absolute().name, str(root.absolute()))]
     candidates = root.glob(glob) if glob else (p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
     by_id: dict[str, list[Path]] = {}
     for path in candidates:
@@ -40,6 +45,8 @@ def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         by_id.setdefault(relative.with_suffix("").as_posix(), []).append(path)
+    for folder in frame_folders:
+        by_id.setdefault(folder.relative_to(root).as_posix(), []).append(folder)
 
     problems = []
     for video_id, paths in sorted(by_id.items()):
@@ -54,7 +61,7 @@ def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
             f"{len(problems)} problem(s) with the videos under {root}:\n  " + "\n  ".join(problems[:MAX_LISTED]) + more
         )
     if not by_id:
-        looked_for = glob or " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+        looked_for = glob or " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ", folders of " + "|".join(FRAME_SUFFIXES)
         raise InputError(f"no videos under {root} (looked for {looked_for}, recursively); see --glob")
     return [VideoFile(video_id, str(paths[0].absolute())) for video_id, paths in sorted(by_id.items())]
 

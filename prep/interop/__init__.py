@@ -1,4 +1,5 @@
-"""Poses in and out of a store: pose-format's ``.pose`` files and mmprep's HDF5 file.
+"""Poses in and out of a store: pose-format's ``.pose`` files, mmprep's HDF5 file, and (import only) Uni-Sign's
+RTMPose pickles.
 
 >>> with open_store("csl.zarr", mode="a") as store:               # doctest: +SKIP
 ...     report = import_poses(store, Path("poses/"))             # every *.pose under poses/
@@ -14,29 +15,46 @@ from ..store import Store
 from .base import ExportReport, ImportReport, Source, commit_incoming
 from .hdf5 import H5File, export_h5
 from .pose_format import PoseFiles, export_pose
+from .unisign import UniSignFiles
 
-FORMATS = ("pose", "h5")
+FORMATS = ("pose", "h5", "unisign")
+EXPORT_FORMATS = ("pose", "h5")
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
 def detect_format(path: Path) -> str:
-    """``h5`` for a .h5/.hdf5 file, ``pose`` for a .pose file or a folder."""
+    """``h5`` for a .h5/.hdf5 file, ``unisign`` for a .pkl file, ``pose`` for a .pose file or a folder."""
     if path.is_file() and path.suffix.lower() in H5_SUFFIXES:
         return "h5"
+    if path.is_file() and path.suffix.lower() == ".pkl":
+        return "unisign"
     if path.is_dir() or path.suffix == ".pose":
         return "pose"
-    raise InputError(f"{path}: cannot tell its format from the name; add --format pose or --format h5")
+    raise InputError(f"{path}: cannot tell its format from the name; add --format pose, h5 or unisign")
 
 
-def open_source(path: Path, fmt: str | None = None) -> Source:
-    """``path`` as an import source (a .pose file, a folder of them, or an mmprep HDF5 file); checked before
-    anything is written."""
-    return PoseFiles(path) if (fmt or detect_format(path)) == "pose" else H5File(path)
+def open_source(
+    path: Path, fmt: str | None = None, fps: float | None = None, frame_size: tuple[int, int] | None = None
+) -> Source:
+    """``path`` as an import source (a .pose file or a folder of them, an mmprep HDF5 file, a Uni-Sign .pkl or a
+    folder of them, whose videos' ``fps`` and ``frame_size`` must be given); checked before anything is written."""
+    fmt = fmt or detect_format(path)
+    if fmt != "unisign" and (fps or frame_size):
+        raise InputError("--fps and --frame-size are for Uni-Sign pose files (--format unisign), which lack them")
+    if fmt == "unisign":
+        return UniSignFiles(path, fps, frame_size)
+    return PoseFiles(path) if fmt == "pose" else H5File(path)
 
 
-def import_poses(store: Store, path: Path, fmt: str | None = None) -> ImportReport:
+def import_poses(
+    store: Store,
+    path: Path,
+    fmt: str | None = None,
+    fps: float | None = None,
+    frame_size: tuple[int, int] | None = None,
+) -> ImportReport:
     """Import ``path`` (see ``open_source``) into ``store``."""
-    with open_source(path, fmt) as source:
+    with open_source(path, fmt, fps, frame_size) as source:
         return commit_incoming(store, source)
 
 
@@ -52,5 +70,5 @@ def export_poses(store: Store, fmt: str, out: Path, ids: list[str] | None = None
     return export_h5(store, out, ids)
 
 
-__all__ = ["FORMATS", "ExportReport", "ImportReport", "commit_incoming", "detect_format", "export_poses", "import_poses",
+__all__ = ["EXPORT_FORMATS", "FORMATS", "ExportReport", "ImportReport", "commit_incoming", "detect_format", "export_poses", "import_poses",
            "open_source"]  # fmt: skip

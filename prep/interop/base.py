@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError, StoreError
-from ..layout import Layout
+from ..layout import FACE_POINTS, REFINED_FACE_POINTS, Layout, holistic
 from ..store import Store, VideoResult
 
+FACE_MESHES = {holistic(False).name, holistic(True).name}  # the two MediaPipe Holistic layouts, fitted to each other
 BATCH_VIDEOS = 64  # videos per commit
 BATCH_FRAMES = 16384  # ... or fewer, so a batch of long videos stays small in memory (~140 MB at 543 points)
 
@@ -68,6 +71,11 @@ class ImportReport:
     unchanged: int = 0  # skipped: the store already holds this content
     failed: list[tuple[str, str]] = field(default_factory=list)  # (id or file, error): what could not be imported
     dropped: set[str] = field(default_factory=set)
+    fitted: dict[str, int] = field(default_factory=dict)  # how poses were fitted to the store's face mesh -> videos
+
+    def notes(self) -> list[str]:
+        """One line per way poses were fitted to the store's layout, with the number of videos."""
+        return [f"{n} video(s): {how}" for how, n in self.fitted.items()]
 
     def summary(self) -> str:
         parts = [f"{self.imported} imported"]
@@ -124,7 +132,7 @@ def _load(store: Store, item: Incoming, report: ImportReport) -> VideoResult | N
         loaded = item.load()
         result = loaded.result
         if result is not None and result.status == "ok":
-            _use_layout(store, loaded.layout, item.source)
+            result = _use_layout(store, result, loaded.layout, item.source, report)
     except (InputError, StoreError) as e:
         report.failed.append((item.id, str(e)))
         return VideoResult(item.id, "failed", error=str(e), source=item.source, fingerprint=item.fingerprint)
@@ -140,14 +148,38 @@ def _load(store: Store, item: Incoming, report: ImportReport) -> VideoResult | N
     return result
 
 
-def _use_layout(store: Store, layout: Layout, source: str) -> None:
+def _use_layout(store: Store, result: VideoResult, layout: Layout, source: str, report: ImportReport) -> VideoResult:
+    """The result in the store's layout: the store takes the first layout it is given; MediaPipe Holistic poses
+    of the other face mesh are fitted to it (see ``fit_face_mesh``); any other layout is an InputError."""
     current = store.layout
     if current is None:
         store.set_layout(layout)
     elif current != layout:
-        raise InputError(
-            f"{source} has {_points(layout)} but {store.url} holds {_points(current)}; import it into another store"
+        if {current.name, layout.name} != FACE_MESHES:
+            raise InputError(
+                f"{source} has {_points(layout)} but {store.url} holds {_points(current)}; import it into another store"
+            )
+        how = (
+            f"the refined face mesh's 10 iris points were dropped ({store.url} holds {FACE_POINTS} face points)"
+            if current.n_points < layout.n_points
+            else f"the iris points were stored as missing, confidence 0 ({store.url} holds {REFINED_FACE_POINTS} "
+            f"face points, the files {FACE_POINTS})"
         )
+        report.fitted[how] = report.fitted.get(how, 0) + 1
+        return fit_face_mesh(result, layout, current)
+    return result
+
+
+def fit_face_mesh(result: VideoResult, layout: Layout, target: Layout) -> VideoResult:
+    """``result`` (in ``layout``) in the ``target`` layout, point by name: the refined mesh's first 468 face points
+    are the plain mesh's, so going to 468 drops the 10 iris points and going to 478 adds them as missing."""
+    where = {name: i for i, name in enumerate(layout.point_names)}
+    index = np.array([where.get(name, -1) for name in target.point_names])
+    have = index >= 0
+    xyz = np.zeros((result.n_frames, target.n_points, 3), dtype=np.float32)
+    conf = np.zeros((result.n_frames, target.n_points), dtype=np.float32)
+    xyz[:, have], conf[:, have] = result.xyz[:, index[have]], result.conf[:, index[have]]
+    return dataclasses.replace(result, xyz=xyz, conf=conf)
 
 
 def _points(layout: Layout) -> str:

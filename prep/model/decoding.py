@@ -31,9 +31,11 @@ def to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def corpus_bleu(hypotheses: list[str], references: list[str], max_order: int = 4) -> float:
-    """sacrebleu corpus BLEU-``max_order`` on its 0-100 scale, Chinese tokenisation."""
-    metric = sacrebleu.metrics.BLEU(tokenize=BLEU_TOKENIZE, max_ngram_order=max_order)
+def corpus_bleu(
+    hypotheses: list[str], references: list[str], max_order: int = 4, tokenize: str = BLEU_TOKENIZE
+) -> float:
+    """sacrebleu corpus BLEU-``max_order`` on its 0-100 scale, with sacrebleu's tokeniser ``tokenize``."""
+    metric = sacrebleu.metrics.BLEU(tokenize=tokenize, max_ngram_order=max_order)
     return min(metric.corpus_score(hypotheses, [references]).score, 100.0)  # a perfect score can round past 100
 
 

@@ -9,9 +9,10 @@ from .rows import MANIFEST_FIELDS
 from .store import Store
 
 
-def read_manifest(path: str | Path) -> list[dict]:
-    """The manifest's rows, validated against schemas/manifest-row.schema.json (InputError otherwise)."""
-    return read_rows(path, "manifest-row")
+def read_manifest(path: str | Path, delimiter: str | None = None) -> list[dict]:
+    """The manifest's rows, validated against schemas/manifest-row.schema.json (InputError otherwise);
+    ``delimiter`` as ``prep.tables.read_rows`` takes it."""
+    return read_rows(path, "manifest-row", delimiter)
 
 
 def attach_manifest(store: Store, rows: list[dict]) -> tuple[int, int]:

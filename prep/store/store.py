@@ -28,8 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 import zarr
 
+from .. import schemas
 from .._version import __version__
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from ..layout import Layout
 from .frames import COMPRESSOR, FRAME_CHUNK, FrameReader, append_videos, create_pose_arrays
 from .location import Location
@@ -95,8 +96,13 @@ class Store:
 
     @property
     def metadata(self) -> dict:
-        """The root's ``mmprep`` attributes: schema and toolkit version, created/updated, layout."""
+        """The root's ``mmprep`` attributes: schema and toolkit version, created/updated, layout, language."""
         return dict(self._meta)
+
+    @property
+    def language(self) -> str | None:
+        """The translations' language (ISO 639-1, e.g. ``zh``), when a manifest or recipe recorded it."""
+        return self._meta.get("language")
 
     @property
     def ids(self) -> list[str]:
@@ -340,6 +346,16 @@ class Store:
         self._require_writable()
         self._root.attrs["synth"] = info
         self._touch()
+
+    def set_language(self, language: str) -> None:
+        """Record the translations' language (see ``common.schema.json#/$defs/language``)."""
+        self._require_writable()
+        problems = schemas.definition_errors("language", language)
+        if problems:
+            raise InputError(f"language: {problems[0]}; give an ISO 639-1 code such as zh, de or en")
+        if self._meta.get("language") != language:
+            self._meta["language"] = language
+            self._touch()
 
     def set_layout(self, layout: Layout) -> None:
         """Fix the store's keypoint layout (on its first poses); a different one later is an error."""

@@ -57,13 +57,22 @@ def test_manifest_updates_known_rows(tmp_path, store_url, cli):
 
 
 BAD = {
-    "missing column": ("id,split\nv1,train\n", "2: (top level): 'translation' is a required property"),
+    "missing column": ("id,split\nv1,train\n", "header: missing column(s) translation. Found: id, split; expected"),
     "unknown split": ("id,split,translation\nv1,valid,x\n", "2: split: 'valid' is not one of"),
     "duplicate id": ("id,split,translation\nv1,train,x\nv1,dev,y\n", "3: id: duplicate id 'v1' (first on line 2)"),
     "empty id": ("id,split,translation\n,train,x\n", "2: id: '' should be non-empty"),
     "escaping id": ("id,split,translation\n../x,train,x\n", "2: id: '../x' is not allowed"),
     "absolute id": ("id,split,translation\n/etc/x,train,x\n", "2: id: '/etc/x' is not allowed"),
-    "unknown column": ("id,split,translation,lang\nv1,train,x,zh\n", "Additional properties are not allowed"),
+    "unknown column": (
+        "id,split,translation,lang\nv1,train,x,zh\n",
+        "header: unknown column(s) lang. Found: id, split, translation, lang; expected: id, split, translation "
+        "(optional: signer, gloss, description)",
+    ),
+    "a corpus's own columns": (
+        "name|video|start|end|speaker|orth|translation\nx|x/1/*.png|-1|-1|Signer01|A B|ein satz\n",
+        "header: unknown column(s) name, video, start, end, speaker, orth; missing column(s) id, split. Found: name, "
+        "video, start, end, speaker, orth, translation",
+    ),
     "short row": ("id,split,translation\nv1,train\n", "2: expected 3 fields"),
 }
 
@@ -79,6 +88,30 @@ def test_bad_manifest_is_refused_and_the_store_untouched(tmp_path, store_url, cl
     assert f"{bad}:" in result.output and expected in result.output
     assert snapshot(store_url) == before
     assert not os.path.exists(store_url + ".lock")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "option"),
+    [
+        ("split_1.txt", "id|split|translation\nv1|train|你好\nv2|dev|谢谢, 你\n", ()),  # sniffed: | beats ,
+        ("m.csv", "id;split;translation\nv1;train;你好\nv2;dev;谢谢, 你\n", ()),
+        ("m.tsv", "id|split|translation\nv1|train|你好\nv2|dev|谢谢, 你\n", ("--delimiter", "|")),
+        ("m.csv", 'id,split,translation\nv1,train,你好\nv2,dev,"谢谢, 你"\n', ()),
+    ],
+)
+def test_manifest_delimiters_are_sniffed_or_given(tmp_path, store_url, cli, name, text, option):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert "2 added" in cli("manifest", path, "--store", store_url, *option).output
+    store = prep.open_store(store_url)
+    assert store.video("v2")["translation"] == "谢谢, 你" and store.video("v1")["split"] == "train"
+
+
+def test_a_tsv_given_the_wrong_delimiter_names_what_it_found(tmp_path, store_url, cli):
+    path = tmp_path / "m.tsv"
+    path.write_text("id|split|translation\nv1|train|x\n", encoding="utf-8")
+    output = cli("manifest", path, "--store", store_url, expect=1).output
+    assert "unknown column(s) id|split|translation" in output and not os.path.exists(store_url)
 
 
 def test_undecodable_manifest_names_the_line_and_creates_no_store(tmp_path, store_url, cli):

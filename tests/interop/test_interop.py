@@ -93,21 +93,54 @@ def test_a_folder_imports_with_ids_from_paths_and_failures_recorded(tmp_path, cl
     store_url = str(tmp_path / "s.zarr")
 
     result = cli("import", folder, "--store", store_url, expect=1)
-    assert "2 imported, 0 unchanged, 4 failed" in result.output
+    assert "3 imported, 0 unchanged, 3 failed" in result.output
     assert f"{folder / 'broken.pose'}: not a usable .pose file: the file ends early" in result.output
     assert "noise.pose: not a usable .pose file: unknown .pose version" in result.output
     assert "bad:name.pose: its name cannot be a video id" in result.output
-    assert "other.pose has 543-point poses (mediapipe-holistic) but" in result.output
+    assert "note: 1 video(s): the iris points were stored as missing" in result.output  # example.pose: 468 points
 
     store = prep.open_store(store_url)
     assert sorted(store.ids) == ["broken", "clip2", "noise", "signer1/clip1", "signer2/other"]
     status = {i: store.video(i)["status"] for i in store.ids}
     assert status == {"signer1/clip1": "ok", "clip2": "ok", "broken": "failed", "noise": "failed",
-                      "signer2/other": "failed"}  # fmt: skip
+                      "signer2/other": "ok"}  # fmt: skip
     assert "truncated" in store.video("broken")["error"]
     assert all(store.video(i)["split"] == "" for i in store.ids)
     assert validate(store) == []
-    assert "failures   3" in cli("info", "--store", store_url).output
+    assert "failures   2" in cli("info", "--store", store_url).output
+
+
+@pytest.mark.parametrize("first", ["example", REFINED[0]])
+def test_both_face_meshes_go_into_one_store(tmp_path, cli, first):
+    """The store keeps the first file's face mesh; the other mesh is fitted to it, and one note says so."""
+    names = {"example": "plain.pose", REFINED[0]: "refined1.pose", REFINED[1]: "refined2.pose"}
+    folder = copy_poses(tmp_path, {first: "a_first.pose", **{k: v for k, v in names.items() if k != first}})
+    store_url = str(tmp_path / "s.zarr")
+    result = cli("import", folder, "--store", store_url)
+    assert "3 imported, 0 unchanged, 0 failed" in result.output
+    store = prep.open_store(store_url)
+    refined_store = first != "example"
+    assert len(store.point_names) == (553 if refined_store else 543)
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    if refined_store:
+        assert notes == [f"note: 1 video(s): the iris points were stored as missing, confidence 0 ({store_url} holds "
+                         "478 face points, the files 468)"]  # fmt: skip
+    else:
+        assert notes == [f"note: 2 video(s): the refined face mesh's 10 iris points were dropped ({store_url} holds "
+                         "468 face points)"]  # fmt: skip
+    face = store.layout.component_slice("FACE")
+    for name, file in names.items():
+        video_id = "a_first" if name == first else file.removesuffix(".pose")
+        _, data, conf = reference(POSE_DIR / f"{name}.pose")
+        xyz, stored = store.pose(video_id)
+        source_face = slice(33, 33 + (478 if name in REFINED else 468))
+        kept = min(478 if name in REFINED else 468, face.stop - face.start)
+        np.testing.assert_array_equal(stored[:, face][:, :kept], conf[:, source_face][:, :kept])
+        np.testing.assert_array_equal(xyz[:, face, 2][:, :kept], data[:, source_face, 2][:, :kept])
+        np.testing.assert_array_equal(stored[:, face.stop :], conf[:, source_face.stop :])  # the hands
+        if refined_store and name not in REFINED:
+            assert (stored[:, face][:, 468:] == 0).all() and (xyz[:, face][:, 468:] == 0).all()
+    assert validate(store) == []
 
 
 def test_reimport_skips_unchanged_files_and_replaces_changed_ones(tmp_path, cli):
@@ -328,7 +361,7 @@ def test_export_and_import_refuse_bad_arguments(tmp_path, cli):
     result = cli("import", tmp_path / "empty", "--store", tmp_path / "new.zarr", expect=1)
     assert "no .pose files found" in result.output and not (tmp_path / "new.zarr").exists()
     (tmp_path / "poses.txt").write_text("")
-    assert "--format pose or --format h5" in cli("import", tmp_path / "poses.txt", "--store", source.url,
+    assert "--format pose, h5 or unisign" in cli("import", tmp_path / "poses.txt", "--store", source.url,
                                                  expect=1).output  # fmt: skip
 
 
