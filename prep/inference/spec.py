@@ -6,6 +6,7 @@ or from an exported folder's ``mmprep-model.json``.
     extraction   the `mmprep extract` options of the store's videos (``prep.inference.extraction``)
     text_encoder the store's text provenance (model, revision, pooling, max_length, dtype, dim), or None
     decoding     max_target_length
+    training     the run's configuration, without storage_options (which may hold credentials)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def run_spec(run: Run) -> tuple[dict, list[str]]:
         },
         "text_encoder": store.text_provenance,
         "decoding": {"max_target_length": config["max_target_length"]},
-        "training": config,
+        # storage_options may hold credentials: they stay with the run, not in a folder meant to be shared
+        "training": {k: v for k, v in config.items() if k != "storage_options"},
     }
     return spec, [note] if note else []

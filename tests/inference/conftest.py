@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from helpers import TINY_RUN, TINY_SENTENCES
 
 from prep.cli import main
+from prep.evaluate import InferenceMode, default_output
 
 # Four copies of the sample: two train, two dev; one of each split has a description.
 VIDEOS = {"a": ("train", TINY_SENTENCES[0]), "b": ("train", ""), "c": ("dev", TINY_SENTENCES[1]), "d": ("dev", "")}
@@ -25,7 +26,7 @@ class VideoRun:
     store: str
     videos: Path  # the folder of the store's videos
     descriptions: dict[str, str]  # video id -> its description (the videos that have one)
-    eval_report: Path  # `mmprep eval`'s dev report (missing-aware)
+    eval_report: Path  # `mmprep eval`'s dev report (missing-aware), in RUN/eval
     work: Path
 
 
@@ -55,7 +56,7 @@ def video_run(tmp_path_factory, sample_video, tiny_mt5) -> VideoRun:
     # without it the other, so that scenario A and B differ and text must reach the model to match eval.
     options = {**TINY_RUN, "max_frames": 20, "max_steps": 60, "epochs": 60, "lr": 3e-3, "text_dropout": "none"}
     invoke("train", "--store", store, "--out", run, "-q", *(f"--{k.replace('_', '-')}={v}" for k, v in options.items()))
-    report = work / "eval" / "dev.json"
-    invoke("eval", run, "--split", "dev", "--bootstrap", "10", "--out", report, "-q")
+    invoke("eval", run, "--split", "dev", "--bootstrap", "10", "-q")  # into RUN/eval, where the model card looks
+    report = default_output(run, "dev", InferenceMode())
     descriptions = {i: d for i, (_, d) in VIDEOS.items() if d}
     return VideoRun(run, store, videos, descriptions, report, work)

@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from train_helpers import FAST, metrics
 
 from prep.train.curves import scalars
+from prep.train.run_dir import resumed_config
 
 
 def test_event_files_hold_the_scalars_of_metrics_jsonl(cli, synth_store, tmp_path):
@@ -43,6 +44,8 @@ def test_jsonl_is_the_default_and_writes_no_event_files(cli, synth_store, tmp_pa
     cli("train", "--store", synth_store, "--out", run, "-q", *flags)
     assert not (run / "tensorboard").exists()
     assert any("loss" in json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())
+    # Where a run logs is not what it computes: a resumed run may start logging to TensorBoard.
+    assert resumed_config(run, {"log_to": "tensorboard"})["log_to"] == "tensorboard"
 
 
 def test_events_and_unset_values_are_not_scalars():
