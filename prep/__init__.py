@@ -3,6 +3,7 @@
 >>> import prep
 >>> store = prep.open_store("mmprep.zarr")   # doctest: +SKIP
 >>> ds = prep.PoseDataset(store, split="train", points="upper", cache=True)   # doctest: +SKIP
+>>> prep.Translator.from_run("runs/stage2").translate("clip.mp4")["translation"]   # doctest: +SKIP
 """
 
 import importlib
@@ -11,7 +12,12 @@ from ._version import __version__
 from .store import Store, VideoResult, open_store
 
 # The training data path needs torch: imported on first use, so that commands which never touch it start fast.
-_LAZY = {"PoseDataset": "data.dataset", "collate": "data.dataset", "StratifiedBatchSampler": "data.sampler"}
+_LAZY = {
+    "PoseDataset": "data.dataset",
+    "collate": "data.dataset",
+    "StratifiedBatchSampler": "data.sampler",
+    "Translator": "inference.translator",
+}
 
 
 def __getattr__(name: str):
@@ -20,4 +26,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'prep' has no attribute {name!r}")
 
 
-__all__ = ["PoseDataset", "Store", "StratifiedBatchSampler", "VideoResult", "__version__", "collate", "open_store"]
+__all__ = [
+    "PoseDataset",
+    "Store",
+    "StratifiedBatchSampler",
+    "Translator",
+    "VideoResult",
+    "__version__",
+    "collate",
+    "open_store",
+]

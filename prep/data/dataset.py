@@ -80,10 +80,8 @@ class PoseDataset(torch.utils.data.Dataset):
         if max_frames is not None and max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, not {max_frames}")
         names = store.point_names
-        self.points = point_indices(points, names)
+        self.points, self._read_points = read_points(points, names)
         self.point_names = [names[i] for i in self.points]
-        # The shoulders are read too, after the subset, for normalisation.
-        self._read_points = np.concatenate([self.points, point_indices(list(SHOULDERS), names)])
         self.split, self.normalize, self.max_frames, self.random_frames = split, normalize, max_frames, random_frames
 
         self.rows = rows
@@ -135,11 +133,8 @@ class PoseDataset(torch.utils.data.Dataset):
         ends = np.cumsum(self.n_frames[indices])
         out = []
         for i, start, end in zip(indices, ends - self.n_frames[indices], ends, strict=True):
-            v_xyz, v_conf = xyz[start:end], conf[start:end]
-            if self.normalize:
-                width, height = self._size[i]
-                v_xyz = normalize_video(v_xyz, v_conf, width, height, (-2, -1))
-            out.append((v_xyz[:, :-2], v_conf[:, :-2]))
+            width, height = self._size[i]
+            out.append(prepare(xyz[start:end], conf[start:end], width, height, self.normalize))
         return out
 
     def _fill_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,32 +175,64 @@ class PoseDataset(torch.utils.data.Dataset):
         return 0 if self._cache is None else self._cache[0].nbytes + self._cache[1].nbytes
 
     # ------------------------------------------------------------------ items
-    def _frames(self, n: int) -> np.ndarray | None:
-        """Which frames to keep of an ``n``-frame video (None: all)."""
-        m = self.max_frames
-        if m is None or n <= m:
-            return None
-        edges = np.linspace(0, n, m + 1)
-        offsets = torch.rand(m, dtype=torch.float64).numpy() if self.random_frames else np.full(m, 0.5)
-        return np.minimum(np.floor(edges[:-1] + offsets * np.diff(edges)).astype(np.int64), n - 1)
-
     def _item(self, i: int, xyz: np.ndarray, conf: np.ndarray) -> dict:
-        keep = self._frames(len(xyz))
-        if keep is not None:
-            xyz, conf = xyz[keep], conf[keep]
         has_text = bool(self.has_text[i])
-        return {
-            "id": self.ids[i],
-            "keypoints": xyz,
-            "conf": conf,
-            "length": len(xyz),
-            "text": self._text[i] if has_text else None,
-            "text_tokens": self.token_features[i] if self.token_features is not None and has_text else None,
-            "has_text": has_text,
-            "translation": self.translations[i],
-            "gloss": self.glosses[i],
-            "text_dim": self.text_dim,
-        }
+        text = self._text[i] if has_text else None
+        tokens = self.token_features[i] if self.token_features is not None and has_text else None
+        return make_item(self.ids[i], xyz, conf, text, self.translations[i], self.text_dim, self.max_frames,
+                         self.random_frames, gloss=self.glosses[i], text_tokens=tokens)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- one video, as training sees it
+# The steps from a video's stored points to a dataset item, shared with inference on new videos
+# (prep/inference/), so that a translated video goes through exactly what the model was trained on.
+def read_points(points: str | Sequence[str], point_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the ``points`` subset, the indices to read: the subset, then the two shoulders, which
+    ``prepare`` normalises with and drops)."""
+    subset = point_indices(points, point_names)
+    return subset, np.concatenate([subset, point_indices(list(SHOULDERS), point_names)])
+
+
+def prepare(
+    xyz: np.ndarray, conf: np.ndarray, width: int, height: int, normalize: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """One video's read points (as ``read_points`` orders them) -> its subset, normalised when ``normalize``."""
+    if normalize:
+        xyz = normalize_video(xyz, conf, width, height, (-2, -1))
+    return xyz[:, :-2], conf[:, :-2]
+
+
+def frame_selection(n: int, max_frames: int | None, random_frames: bool = False) -> np.ndarray | None:
+    """Which frames to keep of an ``n``-frame video (None: all): the middle frame of each of ``max_frames``
+    equal segments, or with ``random_frames`` a random frame of each (torch's random generator)."""
+    m = max_frames
+    if m is None or n <= m:
+        return None
+    edges = np.linspace(0, n, m + 1)
+    offsets = torch.rand(m, dtype=torch.float64).numpy() if random_frames else np.full(m, 0.5)
+    return np.minimum(np.floor(edges[:-1] + offsets * np.diff(edges)).astype(np.int64), n - 1)
+
+
+def make_item(video_id: str, xyz: np.ndarray, conf: np.ndarray, text: np.ndarray | None, translation: str,
+              text_dim: int, max_frames: int | None, random_frames: bool = False, gloss: str = "",
+              text_tokens: np.ndarray | None = None) -> dict:  # fmt: skip
+    """A dataset item (see ``PoseDataset``) from a prepared video; ``text`` None: the video has no text;
+    ``text_tokens`` its description's per-token features, where the model reads them."""
+    keep = frame_selection(len(xyz), max_frames, random_frames)
+    if keep is not None:
+        xyz, conf = xyz[keep], conf[keep]
+    return {
+        "id": video_id,
+        "keypoints": xyz,
+        "conf": conf,
+        "length": len(xyz),
+        "text": text,
+        "text_tokens": text_tokens,
+        "has_text": text is not None,
+        "translation": translation,
+        "gloss": gloss,
+        "text_dim": text_dim,
+    }
 
 
 def collate(batch: list[dict]) -> dict:

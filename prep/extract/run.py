@@ -51,6 +51,16 @@ class ExtractOptions:
         """The settings that change a video's result (the face mesh is fixed by the store's layout)."""
         return f"stride={self.stride},max_frames={self.max_frames or 'all'},complexity={self.model_complexity}"
 
+    @classmethod
+    def from_settings(cls, settings: str, refine_face: bool = False) -> ExtractOptions:
+        """The options whose ``settings`` are ``settings`` (as a fingerprint records them); ValueError if not."""
+        values = dict(part.partition("=")[::2] for part in settings.split(","))
+        try:
+            max_frames = None if values["max_frames"] == "all" else int(values["max_frames"])
+            return cls(int(values["stride"]), max_frames, refine_face, int(values["complexity"]))
+        except (KeyError, ValueError):
+            raise ValueError(f"not extraction settings: {settings!r}") from None
+
 
 # ---------------------------------------------------------------------------------------------- worker side
 _models: dict[tuple[bool, int], HolisticModel] = {}  # one MediaPipe graph per worker process, reused

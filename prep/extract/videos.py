@@ -82,3 +82,10 @@ def fingerprint(path: str, settings: str = "") -> str:
             f.seek(max(size - FINGERPRINT_SPAN, FINGERPRINT_SPAN))
             digest.update(f.read())
     return f"{size}:{digest.hexdigest()}:{settings}"
+
+
+def fingerprint_settings(value: str) -> str | None:
+    """The extraction settings a ``fingerprint`` recorded; None for another kind of fingerprint (``mmprep synth``'s)."""
+    size, _, rest = value.partition(":")
+    digest, _, settings = rest.partition(":")
+    return settings if size.isdigit() and digest and settings else None

@@ -25,10 +25,11 @@ from ..errors import MmprepError
 from ..model.decoding import corpus_bleu, target_ids, to_device, translate
 from . import checkpoint
 from .config import to_toml
+from .curves import MetricsLog
 from .diagnostics import COSINE_WARNING, cosine, first_batch_check, gate_means, grad_norms, render_first_batch
 from .distributed import Dist, init_distributed, shutdown
 from .optim import build_optimizer, clip_gradients, warmup_cosine
-from .run_dir import FIRST_BATCH, append_metrics, write_config
+from .run_dir import FIRST_BATCH, write_config
 from .setup import build_loaders, build_model, load_data, placeholder_schedule, text_dropout_from
 
 
@@ -130,8 +131,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ logging
     def _log(self, record: dict) -> None:
-        if self.dist.is_main:
-            append_metrics(self.run_dir, record)
+        if self.metrics is not None:
+            self.metrics.write(record)
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
@@ -141,6 +142,14 @@ class Trainer:
     def run(self) -> dict:
         if self.dist.is_main:
             write_config(self.run_dir, to_toml(self.config))
+        self.metrics = MetricsLog(self.run_dir, self.config["log_to"]) if self.dist.is_main else None
+        try:
+            return self._run()
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def _run(self) -> dict:
         if self.step == 0:
             self._first_batch()
         # Signal handlers can only be set from the main thread (a dask worker runs tasks in other threads).

@@ -6,6 +6,7 @@
     RUN_DIR/checkpoints/       last.pt and best.pt (prep/train/checkpoint.py)
     RUN_DIR/backbone/          the mT5 backbone and its tokenizer, as ``save_pretrained`` writes them
     RUN_DIR/eval/              `mmprep eval`'s reports and predictions
+    RUN_DIR/tensorboard/       the same scalars as TensorBoard event files, with --log-to tensorboard
 
 Every other command (eval, report, ablate) finds a run's files through this module.
 """
@@ -25,9 +26,10 @@ FIRST_BATCH = "first_batch.json"
 CHECKPOINTS = "checkpoints"
 BACKBONE = "backbone"
 EVAL = "eval"
+TENSORBOARD = "tensorboard"
 
-# What may differ when a run is resumed: where it runs, not what it computes.
-RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options")
+# What may differ when a run is resumed: where it runs and where it logs, not what it computes.
+RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options", "log_to")
 
 
 def checkpoint_path(run_dir: str | Path, which: str) -> Path:

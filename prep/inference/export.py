@@ -1,0 +1,145 @@
+"""`mmprep export-model`: a trained run as a self-contained folder that loads with no store, no network, no pickle.
+
+    DIR/mmprep-model.json        the spec (``prep.inference.spec``) and the sha256 of every weight file
+    DIR/backbone/                the mT5 backbone and its tokenizer, by ``save_pretrained`` (safetensors)
+    DIR/pose_fusion.safetensors  the pose encoder, the placeholder(s) and the gated fusion; with the ensemble
+                                 mode's mask, ``store.mask_init`` when the model has no mask embedding
+    DIR/README.md                the model card (``prep.inference.model_card``)
+
+``mmprep-model.json`` is written last: a folder without it is an unfinished export. Loading checks every file
+against its recorded hash first, so a damaged or swapped file is named before anything is read from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from transformers import MT5ForConditionalGeneration
+
+from ..errors import InputError
+from ..evaluate.loading import load_run
+from ..model.translation import ModelConfig, SignTranslationModel
+from ..text.hub import load_tokenizer, quiet_transformers, resolve_device
+from . import model_card
+from .spec import FORMAT, FORMAT_VERSION, run_spec
+
+SPEC = "mmprep-model.json"
+BACKBONE = "backbone"
+WEIGHTS = "pose_fusion.safetensors"
+CARD = "README.md"
+STORE_MASK = "store.mask_init"  # not a model parameter: the ensemble's mask for a model without a mask embedding
+
+
+def export_model(run_dir: str | Path, out: str | Path, checkpoint: str = "best", store_url: str | None = None,
+                 storage_options: dict | None = None) -> tuple[Path, list[str]]:  # fmt: skip
+    """Write the run's ``checkpoint`` into the new folder ``out``. Returns (``out``, notes for the user)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out} exists and is not empty; export into a new folder")
+    run = load_run(run_dir, checkpoint, store_url, storage_options, device="cpu")
+    spec, notes = run_spec(run)
+    out.mkdir(parents=True, exist_ok=True)
+    with quiet_transformers():
+        run.model.backbone.save_pretrained(out / BACKBONE)
+    run.tokenizer.save_pretrained(out / BACKBONE)
+    weights = {k: v.contiguous() for k, v in run.model.state_dict().items() if not k.startswith("backbone.")}
+    info = run.store.mask_init_info
+    if run.model.placeholder.mask is None and info is not None and info["current"]:
+        weights[STORE_MASK] = torch.from_numpy(run.store.mask_init).float()
+    save_file(weights, out / WEIGHTS, metadata={"format": "pt"})
+    (out / CARD).write_text(model_card.render(run, spec), encoding="utf-8")
+    spec["files"] = {name: _sha256(out / name) for name in _weight_files(out)}
+    tmp = out / (SPEC + ".tmp")
+    tmp.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out / SPEC)  # the commit point
+    return out, notes
+
+
+def is_export(folder: str | Path) -> bool:
+    return (Path(folder) / SPEC).is_file()
+
+
+def load_export(folder: str | Path, device: str = "auto", need_mask: bool = False):
+    """(model in eval mode on its device, tokenizer, device, spec) of an exported folder."""
+    folder = Path(folder)
+    spec = _read_spec(folder)
+    _check_files(folder, spec["files"])
+    try:
+        with quiet_transformers():
+            backbone = MT5ForConditionalGeneration.from_pretrained(folder / BACKBONE, use_safetensors=True)
+        tokenizer = load_tokenizer(str(folder / BACKBONE))
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(f"{folder / BACKBONE}: cannot load the backbone: {e}; export the model again") from e
+    try:
+        weights = load_file(folder / WEIGHTS)
+    except (SafetensorError, OSError) as e:
+        raise InputError(f"{folder / WEIGHTS}: not a readable safetensors file ({e}); export the model again") from e
+    config = ModelConfig(**{**spec["model"], "placeholder_kinds": tuple(spec["model"]["placeholder_kinds"])})
+    store_mask = weights.pop(STORE_MASK, None)
+    mask = torch.zeros(config.text_dim) if "mask" in config.placeholder_kinds else None  # replaced by the weights
+    model = SignTranslationModel(backbone, config, mask)
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if not k.startswith("backbone.")]
+    if missing or unexpected:
+        raise InputError(
+            f"{folder / WEIGHTS} does not fit the model of {SPEC}: missing {missing or 'nothing'}, unexpected "
+            f"{unexpected or 'nothing'}; export the model again"
+        )
+    if need_mask and model.placeholder.mask is None:
+        if store_mask is None:
+            raise InputError(
+                f"{folder}: the model has no mask embedding and its store had no current mask_init when it was "
+                "exported, so the ensemble mode has no mask placeholder; choose another --mode"
+            )
+        model.placeholder.mask = torch.nn.Parameter(store_mask.reshape(1, -1), requires_grad=False)
+    target = resolve_device(device)
+    return model.to(target).eval(), tokenizer, target, spec
+
+
+def _read_spec(folder: Path) -> dict:
+    path = folder / SPEC
+    if not path.is_file():
+        raise InputError(
+            f"{folder} is not an exported model (no {SPEC}); write one with `mmprep export-model RUN --out {folder}`"
+        )
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not readable JSON ({e}); export the model again") from e
+    if spec.get("format") != FORMAT or spec.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(
+            f"{path}: format {spec.get('format')!r} version {spec.get('format_version')!r}; this mmprep reads "
+            f"{FORMAT!r} up to version {FORMAT_VERSION} (upgrade mmprep, or export again)"
+        )
+    return spec
+
+
+def _weight_files(folder: Path) -> list[str]:
+    """Every file of the export but the spec and the card, as '/'-separated relative paths."""
+    names = (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(n for n in names if n not in (SPEC, SPEC + ".tmp", CARD))
+
+
+def _check_files(folder: Path, files: dict[str, str]) -> None:
+    for name, digest in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise InputError(f"{path} is missing: the exported folder is incomplete; copy it whole, or export again")
+        if _sha256(path) != digest:
+            raise InputError(
+                f"{path} is damaged or was changed (its sha256 is not the one {SPEC} records); copy it again from "
+                "the original export, or export the model again"
+            )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

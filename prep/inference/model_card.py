@@ -1,0 +1,147 @@
+"""The model card (README.md) of an exported model: what it was trained on, how, and how it scored.
+
+Every number comes from the run: its configuration, its store's summary (``mmprep info``), its training
+metrics (the best dev BLEU of training's greedy pass) and the reports `mmprep eval` wrote into RUN_DIR/eval/.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from .._version import __version__
+from ..errors import InputError
+from ..evaluate.loading import Run
+from ..evaluate.summary import METRIC_NAMES
+from ..store.info import summarize
+from ..train.run_dir import EVAL, read_metrics
+
+
+def _number(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _reports(run: Run) -> list[dict]:
+    """The run's evaluation reports, by split, mode and beams (files that are not reports are left out)."""
+    reports = []
+    for path in sorted((run.run_dir / EVAL).glob("*.json")):
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(report, dict) and "consistency" in report and "bleu" in report:
+            reports.append({**report, "file": path.name})
+    return reports
+
+
+def _evaluation(run: Run) -> list[str]:
+    reports = _reports(run)
+    if not reports:
+        return [
+            f"No `mmprep eval` report in {run.run_dir / EVAL}: run `mmprep eval {run.run_dir} --split dev` (and "
+            "`--split test`) before exporting to have this section."
+        ]
+    lines = [
+        "Scenario A gives each video its description where it has one; B gives every video the placeholder, as a "
+        "deployment without descriptions would. BLEU-4 and ROUGE-L on 0-100 (sacrebleu, Chinese tokenisation).",
+        "",
+        "| split | mode | beams | checkpoint | videos (with text) | BLEU-4 A | BLEU-4 B | ROUGE-L A | ROUGE-L B |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        mode = r["mode"] + "".join(f" {k}={r[k]:g}" for k in ("alpha", "factor") if r.get(k) is not None)
+        lines.append(
+            f"| {r['split']} | {mode} | {r['beams']} | {r['checkpoint']} (step {r['step']}) | {r['n']} "
+            f"({r['n_with_text']}) | {_number(r['bleu']['4'])} | {_number(r['bleu_without_text']['4'])} | "
+            f"{_number(r['rouge_l'])} | {_number(r['rouge_l_without_text'])} |"
+        )
+    lines += [
+        "",
+        "The consistency check (output with text ~ output without), over all videos:",
+        "",
+        "| split | mode | beams | " + " | ".join(METRIC_NAMES.values()) + " | all four |",
+        "|---|---|---|" + "---|" * (len(METRIC_NAMES) + 1),
+    ]
+    for r in reports:
+        cells = []
+        for name in METRIC_NAMES:
+            metric = r["consistency"][name]
+            digits = 2 if name == "delta_bleu" else 3
+            cells.append(
+                f"{_number(metric['value'], digits)} ({metric['rule']}: {'pass' if metric['pass'] else 'FAIL'})"
+            )
+        verdict = "pass" if r["consistency"]["pass"] else "FAIL"
+        lines.append(f"| {r['split']} | {r['mode']} | {r['beams']} | " + " | ".join(cells) + f" | {verdict} |")
+    return lines
+
+
+def render(run: Run, spec: dict) -> str:
+    """The card as Markdown."""
+    config, info = run.config, summarize(run.store)
+    text = spec["text_encoder"]
+    extraction = spec["extraction"]
+    try:
+        dev = read_metrics(run.run_dir)[1]
+    except InputError:  # a run copied without its metrics still exports
+        dev = []
+    best_dev = max((d["dev_bleu"] for d in dev), default=None)
+    splits = ", ".join(f"{s} {n}" for s, n in info["splits"].items() if s != "unassigned")
+    with_text = ", ".join(f"{s} {n}" for s, n in info["with_text"].items() if s != "total")
+    lines = [
+        "# Sign-language translation model (mmprep)",
+        "",
+        f"Pose-to-text translation: MediaPipe Holistic keypoints into an mT5 encoder-decoder, with a video's "
+        f"description fused in through a missing-aware gate when there is one. Exported by mmprep {__version__} "
+        f"on {datetime.now(UTC).date().isoformat()} from the run `{run.run_dir}`, {run.checkpoint} checkpoint "
+        f"(step {run.step}).",
+        "",
+        "## Use",
+        "",
+        "```",
+        "mmprep translate THIS_FOLDER video.mp4                        # no description: the placeholder stands in",
+        'mmprep translate THIS_FOLDER video.mp4 --description "..." --text-model TEXT_ENCODER_FOLDER',
+        "mmprep translate THIS_FOLDER videos/ --out translations.jsonl",
+        "```",
+        "",
+        "From Python: `prep.Translator.from_pretrained(THIS_FOLDER).translate('video.mp4', description=None)`. "
+        "Loading reads safetensors and JSON only and needs neither the training store nor a network.",
+        "",
+        "## Data",
+        "",
+        f"- store: `{info['store']}`: {info['n_videos']} videos ({splits}); with a description: {with_text}",
+        f"- keypoints: MediaPipe Holistic ({spec['data']['layout']['name']}), extracted with stride "
+        f"{extraction['stride']}, max frames {extraction['max_frames'] or 'all'}, model complexity "
+        f"{extraction['model_complexity']}; the model sees {len(spec['data']['points'])} points "
+        f"(`{config['points'] if isinstance(config['points'], str) else 'a list'}`), "
+        f"{'normalised to shoulder units' if spec['data']['normalize'] else 'not normalised'}, "
+        f"at most {spec['data']['max_frames'] or 'all'} frames",
+        "- text encoder: "
+        + (
+            "none (the store had no text features)"
+            if text is None
+            else f"`{text['model']}` (revision {text['revision'][:12]}), {text['pooling']} pooling, {text['dim']}-d, "
+            f"{text['dtype']}, at most {text['max_length']} tokens. Not included: pass its folder with --text-model "
+            "to translate with descriptions."
+        ),
+        "",
+        "## Model and strategy",
+        "",
+        f"- backbone: `{config['backbone']}` (d_model {run.model.backbone.config.d_model}, "
+        f"{run.model.backbone.config.num_layers} encoder layers)",
+        f"- pose encoder: {config['pose_layers']} temporal blocks, kernel {config['pose_kernel']}, stride "
+        f"{config['pose_stride']}, velocity {'on' if config['pose_velocity'] else 'off'}",
+        f"- missing text: placeholder `{config['placeholder']}`"
+        + (f", schedule `{config['placeholder_schedule']}`" if config["placeholder_schedule"] else "")
+        + f", mask embedding from `{config['mask_init']}`, text dropout `{config['text_dropout']}` (dropped text "
+        f"becomes {config['dropout_to']}), gate bias {config['gate_bias']:g}",
+        f"- training: {config['epochs']} epochs"
+        + (f", at most {config['max_steps']} steps" if config["max_steps"] else "")
+        + f", batch {config['batch_size']}, lr {config['lr']:g}, seed {config['seed']}; best dev BLEU-4 during "
+        f"training (greedy): {_number(best_dev)}",
+        "",
+        "## Evaluation",
+        "",
+        *_evaluation(run),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Translating new videos with a trained model, with or without a description.
+
+>>> translator = prep.Translator.from_run("runs/stage2")                 # doctest: +SKIP
+>>> translator.translate("clip.mp4", description="一位女士在室内打手语。")["translation"]   # doctest: +SKIP
+>>> translator = prep.Translator.from_pretrained("exported/")           # no store, no network  # doctest: +SKIP
+
+A video goes the way the model's training data went: keypoints extracted with the store's `mmprep extract`
+settings (``prep.inference.extraction``), the run's points selected and normalised and its frames sampled
+(``prep.data.dataset.prepare``, ``make_item``), a batch made by ``collate``. A description is encoded with the
+text encoder the store's features came from (its provenance; ``text_model`` when it has moved). Decoding is
+``mmprep eval``'s: the inference mode's members in scenario A, which for a video without a description is
+scenario B, the placeholder standing in. So a video of the store translates here as eval translated it.
+
+Each translation comes with the mean gate (over frames and channels, as eval reports it) and the model's
+confidence in its own output: the mean over the output tokens of the largest token probability, under
+teacher forcing on that output (eval's confidence, with the translation in place of the reference).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.dataset import collate, make_item, prepare, read_points
+from ..errors import InputError
+from ..evaluate import InferenceMode
+from ..evaluate.loading import load_run
+from ..evaluate.metrics import mixture_log_probs, token_statistics
+from ..extract.run import ExtractOptions
+from ..extract.videos import VideoFile
+from ..layout import Layout
+from ..model.decoding import generate, to_device
+from ..store import VideoResult
+from ..text.encode import encode
+from ..text.hub import Encoder, load_encoder
+from ..train.diagnostics import gate_per_sample
+from .extraction import extract_each
+from .spec import run_spec
+
+
+class Translator:
+    """A model ready to translate videos: build it with ``from_run`` or ``from_pretrained``."""
+
+    def __init__(self, model, tokenizer, device: torch.device, spec: dict, mode: InferenceMode | None = None,
+                 beams: int = 1, text_model: str | None = None, notes: list[str] | None = None):  # fmt: skip
+        self.model, self.tokenizer, self.device, self.spec = model, tokenizer, device, spec
+        self.mode, self.beams, self.text_model = mode or InferenceMode(), beams, text_model
+        self.notes = list(notes or [])  # what the user should know (e.g. defaults taken); the CLI prints them
+        data = spec["data"]
+        _, self._read = read_points(data["points"], Layout.from_json(data["layout"]).point_names)
+        self.extraction = ExtractOptions(**spec["extraction"])
+        self._encoder: Encoder | None = None
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, *, checkpoint: str = "best", mode: InferenceMode | None = None,
+                 beams: int = 1, text_model: str | None = None, store_url: str | None = None,
+                 storage_options: dict | None = None, device: str = "auto") -> Translator:  # fmt: skip
+        """A run of `mmprep train` with its ``checkpoint``; its store (default: the one it was trained on) gives
+        the extraction settings, the layout, the text encoder's provenance and, for the ensemble of a model
+        without a mask embedding, the mask_init."""
+        mode = mode or InferenceMode()
+        run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
+        spec, notes = run_spec(run)
+        return cls(run.model, run.tokenizer, run.device, spec, mode, beams, text_model, notes)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, *, mode: InferenceMode | None = None, beams: int = 1,
+                        text_model: str | None = None, device: str = "auto") -> Translator:  # fmt: skip
+        """A folder written by ``mmprep export-model``: safetensors and JSON only, no store, no network."""
+        from .export import load_export
+
+        mode = mode or InferenceMode()
+        model, tokenizer, target, spec = load_export(folder, device, need_mask=mode.name == "ensemble")
+        return cls(model, tokenizer, target, spec, mode, beams, text_model)
+
+    # ------------------------------------------------------------------ text
+    @property
+    def encoder(self) -> Encoder:
+        """The run's text encoder, loaded on first use (a translation without a description never needs it)."""
+        if self._encoder is None:
+            provenance = self.spec["text_encoder"]
+            if provenance is None:
+                raise InputError("the run's store has no text features, so the model has no text encoder to use")
+            name = self.text_model or provenance["model"]
+            if self.text_model is None and os.path.isabs(name) and not os.path.exists(name):
+                raise InputError(
+                    f"the run's text encoder {name} is not on this machine; pass its folder with --text-model "
+                    f"(text_model=...): the model {provenance['model']!r}, revision {provenance['revision'][:12]}"
+                )
+            encoder = load_encoder(name, device=str(self.device), dtype=provenance["dtype"])
+            if encoder.dim != self.model.config.text_dim:
+                raise InputError(
+                    f"--text-model {name}: {encoder.dim}-wide features; the model was trained on "
+                    f"{self.model.config.text_dim}-wide ones from {provenance['model']}"
+                )
+            if encoder.revision != provenance["revision"]:
+                self.notes.append(
+                    f"the text encoder {name} (revision {encoder.revision[:12]}) is not the one the run's features "
+                    f"came from (revision {provenance['revision'][:12]}): translations with text may differ"
+                )
+            self._encoder = encoder
+        return self._encoder
+
+    def _text(self, description: str | None) -> np.ndarray | None:
+        if description is None or not description.strip():  # as encode-text: blank is no text
+            return None
+        provenance = self.spec["text_encoder"]
+        encoded = encode(
+            self.encoder, [description], pooling=provenance["pooling"], max_length=provenance["max_length"]
+        )
+        return encoded.features[0]
+
+    # ------------------------------------------------------------------ translation
+    def translate(self, video_path: str | Path, description: str | None = None) -> dict:
+        """Extract and translate one video file. InputError when the video cannot be extracted."""
+        path = Path(video_path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such video file")
+        result = next(extract_each([VideoFile(path.stem, str(path.absolute()))], self.extraction, workers=1))
+        return self.translate_result(result, description)
+
+    def translate_many(
+        self, videos: list[VideoFile], descriptions: dict[str, str] | None = None, workers: int | None = None
+    ) -> Iterator[dict]:
+        """One record per video as it finishes extracting (in parallel): a translation, or ``id``, ``source``
+        and ``error`` for a video that could not be extracted; one bad video never stops the others."""
+        descriptions = descriptions or {}
+        for result in extract_each(videos, self.extraction, workers):
+            try:
+                yield self.translate_result(result, descriptions.get(result.id))
+            except InputError as e:
+                yield {"id": result.id, "source": result.source, "error": str(e)}
+
+    def translate_result(self, result: VideoResult, description: str | None = None) -> dict:
+        """Translate an extraction result (``prep.extract.run.extract_video``'s)."""
+        if result.status != "ok":
+            reason = result.error or "MediaPipe found nobody in any frame"
+            raise InputError(f"{result.source}: cannot translate it ({result.status}): {reason}")
+        record = self.translate_pose(result.id, result.xyz, result.conf, result.width, result.height, description)
+        return {"id": result.id, "source": result.source, **{k: v for k, v in record.items() if k != "id"}}
+
+    @torch.no_grad()
+    def translate_pose(self, video_id: str, xyz: np.ndarray, conf: np.ndarray, width: int, height: int,
+                       description: str | None = None) -> dict:  # fmt: skip
+        """Translate one video's keypoints in the store's layout (xyz [T, P, 3], conf [T, P], frame units)."""
+        data = self.spec["data"]
+        points_xyz, points_conf = prepare(xyz[:, self._read], conf[:, self._read], width, height, data["normalize"])
+        text = self._text(description)
+        item = make_item(video_id, points_xyz, points_conf, text, "", self.model.config.text_dim, data["max_frames"])
+        batch = to_device(collate([item]), self.device)
+        members = self.mode.members(batch, "A")  # scenario A: the description where there is one
+        max_length = self.spec["decoding"]["max_target_length"]
+        ids = generate(self.model, batch, members, max_new_tokens=max_length, num_beams=self.beams, do_sample=False)
+        labels = ids[:, 1:].masked_fill(ids[:, 1:] == self.tokenizer.pad_token_id, -100)  # after the start token
+        outputs = [self.model(batch, labels, **member) for member in members]
+        log_probs = mixture_log_probs([out["logits"] for out in outputs])
+        return {
+            "id": video_id,
+            "translation": self.tokenizer.batch_decode(ids, skip_special_tokens=True)[0],
+            "has_text": text is not None,
+            "mode": self.mode.name,
+            "alpha": self.mode.alpha,
+            "factor": self.mode.factor,
+            "beams": self.beams,
+            "gate": float(gate_per_sample(outputs[0]["gate"], outputs[0]["mask"])[0]),
+            "confidence": float(token_statistics(log_probs, log_probs, labels)["confidence_a"][0]),
+        }
