@@ -5,7 +5,7 @@
 
 Runs, as a user would (each an `mmprep` command, listed in results.json): `mmprep synth` (every word of the
 description names a sign with probability --text-info; the --ambiguous-pairs pairs of words share one sign, so
-only the description tells them apart), a tiny text encoder trained on the store's text, `encode-text`,
+only the description tells them apart), a tiny text encoder trained on the store's text, `encode-text --keep-tokens`,
 `init-mask`, then two trainings with the same settings and seed: the default model, and the pose-only
 baseline (the same model never shown text: --text-dropout 1.0), and `mmprep eval` of both on --split.
 Prints each figure against the store's ceilings and writes DIR/results.json:
@@ -74,7 +74,7 @@ def main() -> None:
         synth = prep.open_store(str(store))
         sentences = [str(t) for column in ("description", "translation") for t in synth.column(column) if t]
         build_tiny_mt5(sentences, encoder, vocab_size=300, d_model=64, seed=args.seed)
-    mmprep("encode-text", "encode-text", "--store", store, "--model", encoder, done=out / "encoded.done")
+    mmprep("encode-text", "encode-text", "--store", store, "--model", encoder, "--keep-tokens", done=out / "encoded.done")
     (out / "encoded.done").touch()
     mmprep("init-mask", "init-mask", "--store", store)
 
