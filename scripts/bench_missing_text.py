@@ -32,6 +32,7 @@ from pathlib import Path
 
 import prep
 from prep.text.tiny_mt5 import build_tiny_mt5
+from prep.train.config import parse_value
 
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 EPOCHS = 40
@@ -74,14 +75,21 @@ def main() -> None:
         synth = prep.open_store(str(store))
         sentences = [str(t) for column in ("description", "translation") for t in synth.column(column) if t]
         build_tiny_mt5(sentences, encoder, vocab_size=300, d_model=64, seed=args.seed)
-    mmprep("encode-text", "encode-text", "--store", store, "--model", encoder, "--keep-tokens", done=out / "encoded.done")
+    mmprep(
+        "encode-text", "encode-text", "--store", store, "--model", encoder, "--keep-tokens", done=out / "encoded.done"
+    )
     (out / "encoded.done").touch()
     mmprep("init-mask", "init-mask", "--store", store)
 
     options = ["--backbone", "tiny", "--epochs", args.epochs, "--seed", args.seed]
     for item in args.set:
-        key, _, value = item.partition("=")
-        options += [f"--{key.replace('_', '-')}", value]
+        key, _, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        value, flag = parse_value(key, text.strip()), "--" + key.replace("_", "-")
+        if isinstance(value, bool):  # boolean options are --name / --no-name
+            options.append(flag if value else "--no-" + flag[2:])
+        else:
+            options += [flag, text.strip()]
     reports = {}
     for name, extra in (("model", []), ("pose-only", ["--text-dropout", "1.0"])):
         run = out / name
