@@ -88,7 +88,7 @@ def train_demo(store: str) -> None:
     run("encode-text", "--store", store, "--model", str(encoder.relative_to(ROOT)))
     run("init-mask", "--store", store)
     run_dir = str(TRAIN_RUN.relative_to(ROOT))
-    # About half a minute: 15 epochs of 320 videos reach a dev BLEU-4 around 10 (measured: 11.0).
+    # About a minute: 15 epochs of 320 videos reach a dev BLEU-4 around 20 (measured: 20.8, token fusion).
     run(
         "train",
         "--store",
