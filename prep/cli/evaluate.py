@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from .. import schemas
 from .base import main
-from .options import store_option
+from .options import decoding_options, store_option
 
 RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -17,18 +16,7 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.argument("run_dir", type=RUN_DIR)
 @store_option(of_run=True)
 @click.option("--split", type=click.Choice(["dev", "test", "train"]), default="dev", show_default=True)
-@click.option(
-    "--mode",
-    type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
-    default="missing-aware",
-    show_default=True,
-    help="Inference mode (spec 3); see docs/eval.md.",
-)
-@click.option("--alpha", type=float, help="--mode conservative: gate factor in [0, 1] (0.4-0.6 balanced).")
-@click.option("--factor", type=float, help="--mode adaptive: gate factor without text in [0, 1] (0: pose only).")
-@click.option(
-    "--beam", "beams", type=click.IntRange(min=1), default=1, show_default=True, help="Beam size (1: greedy)."
-)
+@decoding_options
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Videos per batch [default: the run's].")
 @click.option("--max-videos", type=click.IntRange(min=1), help="Evaluate only the split's first N videos.")

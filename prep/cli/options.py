@@ -103,3 +103,23 @@ language_option = click.option(
     help="Record the translations' language (ISO 639-1: zh, de, en, ...) in the store; `mmprep eval` tokenises "
     "BLEU by it (zh: characters, others: 13a).",
 )
+
+
+def decoding_options(func):
+    """``--mode`` with its ``--alpha`` / ``--factor``, and ``--beam``: how a trained model decodes (eval, translate)."""
+    for decorator in reversed([
+        click.option(
+            "--mode",
+            type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
+            default="missing-aware",
+            show_default=True,
+            help="Inference mode (spec 3); see docs/eval.md.",
+        ),
+        click.option("--alpha", type=float, help="--mode conservative: gate factor in [0, 1] (0.4-0.6 balanced)."),
+        click.option("--factor", type=float, help="--mode adaptive: gate factor without text in [0, 1] (0: pose only)."),
+        click.option(
+            "--beam", "beams", type=click.IntRange(min=1), default=1, show_default=True, help="Beam size (1: greedy)."
+        ),
+    ]):  # fmt: skip
+        func = decorator(func)
+    return func

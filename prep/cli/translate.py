@@ -8,10 +8,9 @@ from pathlib import Path
 
 import click
 
-from .. import schemas
 from ..errors import InputError
 from .base import main
-from .options import store_option
+from .options import decoding_options, store_option
 
 EXIT_SOME_FAILED = 3  # as `mmprep extract`: some videos failed, the others are done
 
@@ -31,18 +30,7 @@ EXIT_SOME_FAILED = 3  # as `mmprep extract`: some videos failed, the others are 
     metavar="FOLDER",
     help="The text encoder's folder, when it is no longer where the store's text provenance says [default: that].",
 )
-@click.option(
-    "--mode",
-    type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
-    default="missing-aware",
-    show_default=True,
-    help="Inference mode, as for `mmprep eval`.",
-)
-@click.option("--alpha", type=float, help="--mode conservative: gate factor in [0, 1].")
-@click.option("--factor", type=float, help="--mode adaptive: gate factor without text in [0, 1] (0: pose only).")
-@click.option(
-    "--beam", "beams", type=click.IntRange(min=1), default=1, show_default=True, help="Beam size (1: greedy)."
-)
+@decoding_options
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Which checkpoint of a run (an exported model has one).")  # fmt: skip
 @store_option(of_run=True)

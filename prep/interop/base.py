@@ -6,10 +6,12 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from .. import schemas
 from ..errors import InputError, StoreError
 from ..layout import FACE_POINTS, REFINED_FACE_POINTS, Layout, holistic
 from ..store import Store, VideoResult
@@ -95,6 +97,25 @@ class ExportReport:
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {status}" for status, n in self.skipped.items())
         return f"{self.written} videos, {self.frames} frames" + (f"; skipped (no poses): {skipped}" if skipped else "")
+
+
+def find_files(path: Path, suffix: str) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+    """(id, file) of the file ``path``, or of every ``*<suffix>`` file under the folder ``path``, a file's id
+    being its path under the folder without the suffix; and (file, reason) of those whose name is no valid id.
+    InputError when there is none."""
+    files = [path] if path.is_file() else sorted(path.rglob(f"*{suffix}"))
+    if not files:
+        raise InputError(f"{path}: no {suffix} files found")
+    root = path.parent if path.is_file() else path
+    found, rejected = [], []
+    for file in files:
+        video_id = file.relative_to(root).with_suffix("").as_posix()
+        problems = schemas.definition_errors("id", video_id)
+        if problems:
+            rejected.append((str(file), f"its name cannot be a video id: {problems[0]}"))
+        else:
+            found.append((video_id, file))
+    return found, rejected
 
 
 def is_current(store: Store, video_id: str, fingerprint: str) -> bool:

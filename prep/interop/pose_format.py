@@ -32,11 +32,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import schemas
 from ..errors import InputError, StoreError
 from ..layout import FACE_POINTS, REFINED_FACE_POINTS, Layout, holistic
 from ..store import Store, VideoResult
-from .base import ExportReport, Incoming, Loaded, Source, select_ids
+from .base import ExportReport, Incoming, Loaded, Source, find_files, select_ids
 
 VERSION = 0.2
 POINT_FORMAT = "XYZC"
@@ -283,18 +282,7 @@ class PoseFiles(Source):
 
     def __init__(self, path: Path):
         self.path = path
-        files = [path] if path.is_file() else sorted(path.rglob("*.pose"))
-        root = path.parent if path.is_file() else path
-        self.files, self.rejected = [], []
-        for file in files:
-            video_id = file.relative_to(root).with_suffix("").as_posix()
-            problems = schemas.definition_errors("id", video_id)
-            if problems:
-                self.rejected.append((str(file), f"its name cannot be a video id: {problems[0]}"))
-            else:
-                self.files.append((video_id, file))
-        if not files:
-            raise InputError(f"{path}: no .pose files found")
+        self.files, self.rejected = find_files(path, ".pose")
 
     def __len__(self) -> int:
         return len(self.files)

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import safe_pickle, schemas
+from .. import safe_pickle
 from ..errors import InputError
 from ..layout import coco_wholebody
 from ..store import VideoResult
-from .base import Incoming, Loaded, Source
+from .base import Incoming, Loaded, Source, find_files
 
 N_POINTS = 133
 
@@ -45,18 +45,7 @@ class UniSignFiles(Source):
                 "--frame-size WIDTHxHEIGHT (CSL-Daily: --fps 30 --frame-size 512x512)"
             )
         self.fps, self.frame_size = float(fps), frame_size
-        files = [path] if path.is_file() else sorted(path.rglob("*.pkl"))
-        root = path.parent if path.is_file() else path
-        self.files, self.rejected = [], []
-        for file in files:
-            video_id = file.relative_to(root).with_suffix("").as_posix()
-            problems = schemas.definition_errors("id", video_id)
-            if problems:
-                self.rejected.append((str(file), f"its name cannot be a video id: {problems[0]}"))
-            else:
-                self.files.append((video_id, file))
-        if not files:
-            raise InputError(f"{path}: no .pkl files found")
+        self.files, self.rejected = find_files(path, ".pkl")
 
     def __len__(self) -> int:
         return len(self.files)

@@ -41,6 +41,12 @@ PLACEHOLDERS = schemas.enum("train-config", "properties", "placeholder")  # zero
 BASE_KINDS = tuple(dict.fromkeys(name.partition("+")[0] for name in PLACEHOLDERS))  # zero, mask, noise
 
 
+def standard_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean [D], root-mean-square spread around it, a scalar) of training features [N, D]."""
+    center = features.float().mean(0)
+    return center, (features.float() - center).pow(2).mean().sqrt().clamp(min=1e-6)
+
+
 def split_placeholder(name: str) -> tuple[str, bool]:
     """``"mask+indicator"`` -> ``("mask", True)``."""
     if name not in PLACEHOLDERS:
@@ -88,9 +94,9 @@ class TextPlaceholder(nn.Module):
     def set_statistics(self, features: torch.Tensor) -> None:
         """Standardise with the mean and the root-mean-square spread around it of ``features`` [N, D], the
         training split's description features (never evaluation data)."""
-        center = features.float().mean(0)
+        center, scale = standard_statistics(features)
         self.center.copy_(center)
-        self.scale.copy_((features.float() - center).pow(2).mean().sqrt().clamp(min=1e-6))
+        self.scale.copy_(scale)
 
     def standardize(self, text: torch.Tensor) -> torch.Tensor:
         return (text - self.center.to(text.dtype)) / self.scale.to(text.dtype)
@@ -179,9 +185,9 @@ class TokenFusion(nn.Module):
     @torch.no_grad()
     def set_token_statistics(self, features: torch.Tensor) -> None:
         """Mean and root-mean-square spread of the training split's per-token features [N, D]."""
-        center = features.float().mean(0)
+        center, scale = standard_statistics(features)
         self.token_center.copy_(center)
-        self.token_scale.copy_((features.float() - center).pow(2).mean().sqrt().clamp(min=1e-6))
+        self.token_scale.copy_(scale)
 
     def forward(
         self,
