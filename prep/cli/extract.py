@@ -64,8 +64,8 @@ def extract_command(videos, store_url, storage_options, manifest, glob, workers,
 
     A video's id is its path under VIDEOS without the suffix (signer1/clip7). Each video is committed as soon
     as it is done; a rerun skips every video whose content and settings are unchanged since, so an interrupted
-    run (Ctrl-C, kill, a crashed machine) is finished by running the same command again (after `mmprep
-    unlock` if the run was killed). A video that cannot be decoded is recorded as failed, one with nobody in it
+    run (Ctrl-C, kill, a crashed machine) is finished by running the same command again: the lock of a run
+    killed on this host is taken over by itself (one of another host, or on S3, needs `mmprep unlock`). A video that cannot be decoded is recorded as failed, one with nobody in it
     as no_person; neither stops the run. A video whose worker crashed twice is failed and retried next run.
 
     Exit status: 0 when every video is ok or no_person, 3 when some failed (they are listed, and in
