@@ -10,10 +10,12 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from multiprocessing import forkserver, resource_tracker
 
 import dask
 import dask.system
+import psutil
 from distributed import Client, LocalCluster, WorkerPlugin
 from distributed.utils import get_mp_context
 
@@ -51,8 +53,8 @@ SETTINGS = {
 }
 # Local workers are forked from one server process that has imported mmprep and MediaPipe once, instead of
 # each spawned worker importing them again: about 2 s of CPU per worker, and again after every crash
-# (measured on 6 copies of the sample, 2 workers: 77-82 -> 65-67 ms CPU per frame). The server starts with the
-# first local cluster of a process, and workers inherit its environment from then.
+# (measured on 6 copies of the sample, 2 workers: 77-82 -> 65-67 ms CPU per frame). Each local cluster starts
+# its own server (workers inherit the environment of then) and stops it when it closes.
 # What extraction preloads; other users of a local cluster (ablate) pass their own.
 EXTRACTION_PRELOAD = ("distributed", "prep.extract.run", "mediapipe.python.solutions.holistic")
 CONNECT_TIMEOUT = "20s"
@@ -88,18 +90,37 @@ def connect(
                 yield client
             return
         get_mp_context().set_forkserver_preload(list(preload))  # after dask has set its own list
-        with (
-            LocalCluster(
-                n_workers=workers or default_workers(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.CRITICAL,  # a dead worker is reported in the run's summary instead
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.register_plugin(SilenceNativeLogs())
-            yield client
+        try:
+            with (
+                LocalCluster(
+                    n_workers=workers or default_workers(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.CRITICAL,  # a dead worker is reported in the run's summary instead
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                client.register_plugin(SilenceNativeLogs())
+                yield client
+        finally:
+            _stop_process_servers()
+
+
+def _stop_process_servers() -> None:
+    """Stop the server the local workers were forked from, and the resource tracker it started, and wait for
+    them: left running, they would outlive the command (they only notice its end when it has exited, and then
+    linger as orphans until reaped). A worker the cluster failed to close is ended first: it holds the server's
+    pipe open, so the server would wait for it. (``_stop`` is multiprocessing's own way to stop them.)"""
+    server = forkserver._forkserver
+    if server._forkserver_pid is not None:
+        with suppress(psutil.Error):
+            leftovers = psutil.Process(server._forkserver_pid).children(recursive=True)
+            for process in leftovers:
+                process.kill()
+            psutil.wait_procs(leftovers, timeout=10)
+    server._stop()
+    resource_tracker._resource_tracker._stop()
 
 
 class SilenceNativeLogs(WorkerPlugin):

@@ -31,9 +31,12 @@ from .decode import DecodeError, VideoReader
 from .holistic import HolisticModel
 from .videos import VideoFile, fingerprint
 
-# Fault-injection hook, for the tests only: a worker asked to extract a file of this name kills its own process
-# with SIGSEGV, as a crashing MediaPipe would. Nothing sets it in normal use.
+# Fault-injection hooks, for the tests only; nothing sets them in normal use. A worker asked to extract a file
+# named $MMPREP_TEST_CRASH_ON kills its own process with SIGSEGV, as a crashing MediaPipe would. One asked to
+# extract a file named $MMPREP_TEST_STOP_ON stops its own process (SIGSTOP) until it gets SIGCONT: a test that
+# sees the stopped worker knows where the run is, and interrupts it there.
 CRASH_ON_ENV = "MMPREP_TEST_CRASH_ON"
+STOP_ON_ENV = "MMPREP_TEST_STOP_ON"
 FINGERPRINT_THREADS = 16  # files fingerprinted at once by the client (I/O bound)
 
 
@@ -57,8 +60,11 @@ _models: dict[tuple[bool, int], HolisticModel] = {}  # one MediaPipe graph per w
 def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     """Decode one video and run MediaPipe Holistic on it. A bad video gives a ``failed`` result, never an
     exception; only a problem of the worker itself (e.g. a missing model file) raises."""
-    if os.environ.get(CRASH_ON_ENV) == os.path.basename(video.path):
+    name = os.path.basename(video.path)
+    if os.environ.get(CRASH_ON_ENV) == name:
         os.kill(os.getpid(), signal.SIGSEGV)
+    if os.environ.get(STOP_ON_ENV) == name:
+        os.kill(os.getpid(), signal.SIGSTOP)
     key = (options.refine_face, options.model_complexity)
     if key not in _models:
         _models[key] = HolisticModel(*key)
@@ -68,7 +74,7 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     try:
         base["fingerprint"] = fingerprint(video.path, options.settings)
     except OSError as e:
-        return VideoResult(**base, status="failed", error=f"cannot read the file: {e.strerror or e}")
+        return VideoResult(**base, status="failed", error=_unreadable(video.path, e))
     times: list[float] = []
     shape: list[int] = []
 
@@ -95,6 +101,12 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     if not marks.person:
         return VideoResult(**info, status="no_person")
     return VideoResult(**info, status="ok", xyz=marks.xyz, conf=marks.conf, time=np.asarray(times, dtype=np.float64))
+
+
+def _unreadable(path: str, error: OSError) -> str:
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"the link points to a missing file ({os.readlink(path)})"
+    return f"cannot read the file: {error.strerror or error}"
 
 
 def _fps_from_times(times: list[float], stride: int) -> float:
