@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..extract import processes
 from ..extract.holistic import ensure_pose_model
 from ..extract.videos import VIDEO_SUFFIXES, find_videos
 from ..store import open_store
@@ -76,17 +77,22 @@ def extract_command(videos, store_url, storage_options, manifest, glob, workers,
       mmprep extract videos/ --store csl.zarr --manifest csl-daily.tsv
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
     """
-    from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
-
     if workers and scheduler:
         raise click.UsageError("--workers sizes the local cluster; with --scheduler the cluster has its own workers")
-    options = ExtractOptions(stride, max_frames, refine_face, model_complexity)
-    found = find_videos(videos, glob)
-    rows = read_manifest(manifest) if manifest else None
-    ensure_pose_model(model_complexity)
-    with open_store(store_url, mode="a", storage_options=storage_options) as store:
-        summary = extract(store, found, options, manifest=rows, workers=workers, scheduler=scheduler, force=force,
-                          progress=not quiet)  # fmt: skip
+    if not scheduler:
+        processes.start()  # the local workers' server imports MediaPipe while this process gets ready
+    try:
+        from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
+
+        options = ExtractOptions(stride, max_frames, refine_face, model_complexity)
+        found = find_videos(videos, glob)
+        rows = read_manifest(manifest) if manifest else None
+        ensure_pose_model(model_complexity)
+        with open_store(store_url, mode="a", storage_options=storage_options) as store:
+            summary = extract(store, found, options, manifest=rows, workers=workers, scheduler=scheduler,
+                              force=force, progress=not quiet)  # fmt: skip
+    finally:
+        processes.stop()  # when no cluster was started (an error, nothing to extract)
     report(summary, store_url)
     if summary.failures:
         sys.exit(EXIT_SOME_FAILED)

@@ -241,17 +241,18 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
             results, fatal = [], None
             for future in batch:
                 video = in_flight.pop(future)
-                error = future.exception() if future.status == "error" else None
-                if error is None:
+                # Not future.status: as_completed can hand out a future whose status is not final yet (seen
+                # after a worker crash under load: not "error", and then result() raised KilledWorker).
+                try:
                     results.append(future.result())
-                elif isinstance(error, KilledWorker):
+                except KilledWorker as error:
                     # No fingerprint: a crash may not recur, so the next run tries this video again.
                     results.append(VideoResult(
                         id=video.id, source=video.path, status="failed",
                         error=f"the worker process died {error.allowed_failures + 1} times while extracting this video "
                               "(a crash in MediaPipe or the decoder)",
                     ))  # fmt: skip
-                else:
+                except Exception as error:
                     fatal = error
             if fatal is None:
                 submit()  # before the commit, so the workers do not wait for the store

@@ -24,6 +24,7 @@ from helpers import dask_cluster, write_manifest, write_video, write_zero_frame_
 
 import prep
 from prep.errors import StoreError
+from prep.extract.decode import DecodeError
 from prep.extract.holistic import HolisticModel
 from prep.extract.videos import fingerprint
 from prep.layout import holistic
@@ -93,6 +94,21 @@ def test_no_tracking_state_carries_over_between_videos(sample_rgb, sample_landma
     """A video's result does not depend on what the graph saw before (video mode tracks across frames)."""
     model = HolisticModel()
     model.landmarks(noise_frames(2) + sample_rgb[:-7:-1])  # another video first: the sample's end, backwards
+    again = model.landmarks(sample_rgb[:12])
+    assert np.array_equal(again.xyz, sample_landmarks.xyz[:12])
+    assert np.array_equal(again.conf, sample_landmarks.conf[:12])
+    model.close()
+
+
+def test_a_video_that_ends_in_an_error_leaves_no_state_either(sample_rgb, sample_landmarks):
+    model = HolisticModel()
+
+    def truncated():
+        yield from sample_rgb[:-7:-1]
+        raise DecodeError("decoding stopped after 6 frames")
+
+    with pytest.raises(DecodeError):
+        model.landmarks(truncated())
     again = model.landmarks(sample_rgb[:12])
     assert np.array_equal(again.xyz, sample_landmarks.xyz[:12])
     assert np.array_equal(again.conf, sample_landmarks.conf[:12])
