@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..extract import processes
 from ..extract.holistic import ensure_pose_model
 from ..extract.videos import VIDEO_SUFFIXES, find_videos
 from ..store import open_store
@@ -113,10 +114,11 @@ def extract_command(videos, store_url, storage_options, manifest, glob, fps, ext
     image frames is one video too: its id is its path, its frames are its *.jpg|*.jpeg|*.png files in natural
     order (2.png before 10.png), timed by --fps. Each video is committed as soon as it is done; a rerun skips
     every video whose content and settings are unchanged since, so an interrupted run (Ctrl-C, kill, a crashed
-    machine) is finished by running the same command again (after `mmprep unlock` if the run was killed). A
-    video that cannot be decoded (for a frame folder: a missing or unreadable frame, frames of mixed sizes) is
-    recorded as failed with the reason, one with nobody in it as no_person; neither stops the run. A video
-    whose worker crashed twice is failed and retried next run.
+    machine) is finished by running the same command again: the lock of a run killed on this host is taken
+    over by itself (one of another host, or on S3, needs `mmprep unlock`). A video that cannot be decoded (for
+    a frame folder: a missing or unreadable frame, frames of mixed sizes; a link to a missing file) is recorded
+    as failed with the reason, one with nobody in it as no_person; neither stops the run. A video whose worker
+    crashed twice is failed and retried next run.
 
     Exit status: 0 when every video is ok or no_person, 3 when some failed (they are listed, and in
     `mmprep info`), 1 on an error that stopped the run, 130 on Ctrl-C.
@@ -127,12 +129,15 @@ def extract_command(videos, store_url, storage_options, manifest, glob, fps, ext
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
       mmprep extract CSL-Daily/sentence/frames_512x512 --fps 30 --store csl.zarr
     """
-    found = find_videos(videos, glob)
-    folders = sum(os.path.isdir(v.path) for v in found)
-    if folders and not fps:
-        raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
-    rows = read_manifest(manifest) if manifest else None
-    run_extraction(store_url, storage_options, found, rows, fps, **extraction)
+    A video's id is its path under VIDEOS without the suffix (signer1/clip7). A folder that directly holds
+    image frames is one video too: its id is its path, its frames are its *.jpg|*.jpeg|*.png files in natural
+    order (2.png before 10.png), timed by --fps. Each video is committed as soon as it is done; a rerun skips
+    every video whose content and settings are unchanged since, so an interrupted run (Ctrl-C, kill, a crashed
+    machine) is finished by running the same command again: the lock of a run killed on this host is taken
+    over by itself (one of another host, or on S3, needs `mmprep unlock`). A video that cannot be decoded (for
+    a frame folder: a missing or unreadable frame, frames of mixed sizes; a link to a missing file) is recorded
+    as failed with the reason, one with nobody in it as no_person; neither stops the run. A video whose worker
+    crashed twice is failed and retried next run.
 
 
 def report(summary: Summary, store_url: str) -> None:

@@ -80,10 +80,17 @@ def validate_command(store_url, storage_options, quick):
 @store_option
 @click.option("--force", is_flag=True, help="Also break a lock whose holder is alive or on another host.")
 def unlock(store_url, storage_options, force):
-    """Break the writer lock left by a run that died (e.g. kill -9).
+    """Break the writer lock left by a run that died (e.g. kill -9) where a writer cannot decide alone.
 
-    A holder on this host that is no longer running is broken without --force. Whatever that run
-    committed is kept; rerun it to finish the job.
+    On a local disk the next writer takes over the lock of a dead holder of this host by itself; this
+    command is for a holder on another host (a shared filesystem), which cannot be checked from here and needs
+    --force, and for a store on S3, where a dead holder's lock cannot be replaced atomically. A holder that is
+    still running is never broken without --force. Whatever the dead run committed is kept; rerun it.
+
+    \b
+    Example:
+      mmprep unlock --store s3://slt/csl.zarr
+      mmprep unlock --force --store /shared/csl.zarr
     """
     holder = break_lock(Location(store_url, storage_options), force=force)
     if holder is None:

@@ -19,16 +19,9 @@ from distributed.utils import get_mp_context
 
 from .._version import __version__
 from ..errors import MmprepError
+from . import processes
+from .processes import EXTRACTION_PRELOAD, WORKER_ENVIRON
 
-# Native thread pools sized to one core per worker process, so N workers on N cores do not oversubscribe.
-# (MediaPipe's own graph threads cannot be configured; the decoder is set to one thread in prep/decode.py.)
-THREAD_LIMITS = {
-    name: "1"
-    for name in (
-        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-        "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OPENCV_FOR_THREADS_NUM",
-    )
-}  # fmt: skip
 # dask's monitoring feeds a dashboard mmprep does not start: a profiler that samples each worker's stack every
 # 10 ms, event-loop ticks every 20 ms, memory and system monitors several times a second, in every worker and in
 # the client (which runs a local cluster's scheduler and nannies). Slowed down or off, measured on 20 copies of
@@ -46,15 +39,9 @@ SETTINGS = {
     # Set before a local worker process starts. This also drops dask's default MALLOC_TRIM_THRESHOLD_: setting
     # it turns off glibc's adaptive mmap threshold, so every frame's buffers are mapped and unmapped again,
     # which costs MediaPipe about 20% more CPU per frame (measured: 62 -> 74 ms).
-    "distributed.nanny.pre-spawn-environ": THREAD_LIMITS,
+    "distributed.nanny.pre-spawn-environ": WORKER_ENVIRON,
     **QUIET_MONITORING,
 }
-# Local workers are forked from one server process that has imported mmprep and MediaPipe once, instead of
-# each spawned worker importing them again: about 2 s of CPU per worker, and again after every crash
-# (measured on 6 copies of the sample, 2 workers: 77-82 -> 65-67 ms CPU per frame). The server starts with the
-# first local cluster of a process, and workers inherit its environment from then.
-# What extraction preloads; other users of a local cluster (ablate) pass their own.
-EXTRACTION_PRELOAD = ("distributed", "prep.extract.run", "mediapipe.python.solutions.holistic")
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT_S = 60
 
@@ -73,7 +60,7 @@ def connect(
     workers: int | None = None, scheduler: str | None = None, preload: tuple[str, ...] = EXTRACTION_PRELOAD
 ) -> Iterator[Client]:
     """A client of a new local cluster (``workers`` single-threaded processes, default: one per core, forked from
-    a server that has imported the modules in ``preload``), or of the cluster whose scheduler is at
+    a server that has imported the modules in ``preload``, prep/extract/processes.py), or of the cluster whose scheduler is at
     ``scheduler`` (``tcp://host:port``). The local cluster is shut down on exit, also after an error or Ctrl-C.
     """
     local = {} if scheduler else {"distributed.worker.multiprocessing-method": "forkserver"}
@@ -87,19 +74,23 @@ def connect(
                 _check_workers(client, scheduler)
                 yield client
             return
-        get_mp_context().set_forkserver_preload(list(preload))  # after dask has set its own list
-        with (
-            LocalCluster(
-                n_workers=workers or default_workers(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.CRITICAL,  # a dead worker is reported in the run's summary instead
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.register_plugin(SilenceNativeLogs())
-            yield client
+        get_mp_context()  # dask sets its own preload list at first use: ours comes after
+        processes.start(preload)  # unless `mmprep extract` started it already
+        try:
+            with (
+                LocalCluster(
+                    n_workers=workers or default_workers(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.CRITICAL,  # a dead worker is reported in the run's summary instead
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                client.register_plugin(SilenceNativeLogs())
+                yield client
+        finally:
+            processes.stop()
 
 
 class SilenceNativeLogs(WorkerPlugin):

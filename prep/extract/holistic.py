@@ -65,7 +65,7 @@ class Landmarks:
 
 
 class HolisticModel:
-    """One MediaPipe Holistic graph, reused across videos; ``landmarks()`` starts each video afresh."""
+    """One MediaPipe Holistic graph, reused across videos; ``landmarks()`` gives each video a fresh graph."""
 
     def __init__(self, refine_face: bool = False, model_complexity: int = 1):
         ensure_pose_model(model_complexity)
@@ -76,16 +76,28 @@ class HolisticModel:
         self._solution = Holistic(
             static_image_mode=False, model_complexity=model_complexity, refine_face_landmarks=refine_face
         )
+        self._fresh = True  # no frame seen since the graph (re)started
 
     def landmarks(self, frames) -> Landmarks:
         """Run the video's frames (RGB uint8 arrays, in order) through the graph.
 
-        The graph is reset first: in video mode MediaPipe tracks the person from frame to frame, and that state
-        must not carry over from the previous video. A reset restarts the graph (about 80 ms of CPU); the cheaper
-        trick of feeding a blank frame instead (pose-format's) keeps the pose visibility smoothing's state, so
-        the next video's confidences depend on the previous video (tests/test_extract.py catches it).
+        Each video starts on a graph that has seen no frame: in video mode MediaPipe tracks the person from frame
+        to frame, and that state must not carry over from the previous video. The graph is new, or was reset
+        at the end of the previous video: a reset restarts it, and the restart (about 110 ms of CPU) runs on the
+        graph's own threads while the worker hands its result back and waits for its next video. A video that
+        ended in an error has its reset at the start of the next one instead. The cheaper trick of feeding a
+        blank frame instead (pose-format's) keeps the pose visibility smoothing's state, so the next video's
+        confidences depend on the previous video (tests/extract/test_extract.py catches it).
         """
+        if not self._fresh:
+            self._solution.reset()
+        self._fresh = False
+        marks = self._landmarks(frames)
         self._solution.reset()
+        self._fresh = True
+        return marks
+
+    def _landmarks(self, frames) -> Landmarks:
         xyz, conf = [], []
         person = False
         n = self.layout.n_points

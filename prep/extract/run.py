@@ -32,9 +32,12 @@ from .holistic import HolisticModel
 from .sources import open_video, source_fingerprint
 from .videos import VideoFile
 
-# Fault-injection hook, for the tests only: a worker asked to extract a file of this name kills its own process
-# with SIGSEGV, as a crashing MediaPipe would. Nothing sets it in normal use.
+# Fault-injection hooks, for the tests only; nothing sets them in normal use. A worker asked to extract a file
+# named $MMPREP_TEST_CRASH_ON kills its own process with SIGSEGV, as a crashing MediaPipe would. One asked to
+# extract a file named $MMPREP_TEST_STOP_ON stops its own process (SIGSTOP) until it gets SIGCONT: a test that
+# sees the stopped worker knows where the run is, and interrupts it there.
 CRASH_ON_ENV = "MMPREP_TEST_CRASH_ON"
+STOP_ON_ENV = "MMPREP_TEST_STOP_ON"
 FINGERPRINT_THREADS = 16  # files fingerprinted at once by the client (I/O bound)
 
 
@@ -69,8 +72,11 @@ _models: dict[tuple[bool, int], HolisticModel] = {}  # one MediaPipe graph per w
 def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     """Decode one video and run MediaPipe Holistic on it. A bad video gives a ``failed`` result, never an
     exception; only a problem of the worker itself (e.g. a missing model file) raises."""
-    if os.environ.get(CRASH_ON_ENV) == os.path.basename(video.path):
+    name = os.path.basename(video.path)
+    if os.environ.get(CRASH_ON_ENV) == name:
         os.kill(os.getpid(), signal.SIGSEGV)
+    if os.environ.get(STOP_ON_ENV) == name:
+        os.kill(os.getpid(), signal.SIGSTOP)
     key = (options.refine_face, options.model_complexity)
     if key not in _models:
         _models[key] = HolisticModel(*key)
@@ -80,7 +86,7 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     try:
         base["fingerprint"] = source_fingerprint(video.path, options.settings, options.fps)
     except OSError as e:
-        return VideoResult(**base, status="failed", error=f"cannot read the file: {e.strerror or e}")
+        return VideoResult(**base, status="failed", error=_unreadable(video.path, e))
     times: list[float] = []
     shape: list[int] = []
 
@@ -107,6 +113,12 @@ def extract_video(video: VideoFile, options: ExtractOptions) -> VideoResult:
     if not marks.person:
         return VideoResult(**info, status="no_person")
     return VideoResult(**info, status="ok", xyz=marks.xyz, conf=marks.conf, time=np.asarray(times, dtype=np.float64))
+
+
+def _unreadable(path: str, error: OSError) -> str:
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"the link points to a missing file ({os.readlink(path)})"
+    return f"cannot read the file: {error.strerror or error}"
 
 
 def _fps_from_times(times: list[float], stride: int) -> float:
@@ -241,17 +253,18 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
             results, fatal = [], None
             for future in batch:
                 video = in_flight.pop(future)
-                error = future.exception() if future.status == "error" else None
-                if error is None:
+                # Not future.status: as_completed can hand out a future whose status is not final yet (seen
+                # after a worker crash under load: not "error", and then result() raised KilledWorker).
+                try:
                     results.append(future.result())
-                elif isinstance(error, KilledWorker):
+                except KilledWorker as error:
                     # No fingerprint: a crash may not recur, so the next run tries this video again.
                     results.append(VideoResult(
                         id=video.id, source=video.path, status="failed",
                         error=f"the worker process died {error.allowed_failures + 1} times while extracting this video "
                               "(a crash in MediaPipe or the decoder)",
                     ))  # fmt: skip
-                else:
+                except Exception as error:
                     fatal = error
             if fatal is None:
                 submit()  # before the commit, so the workers do not wait for the store

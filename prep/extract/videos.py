@@ -28,7 +28,9 @@ def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
 
     By default every file whose suffix is one of VIDEO_SUFFIXES (any case) and every folder that directly holds
     image frames (``frame_folder``: its id is its path); ``glob`` (e.g. ``"**/*.mts"``) replaces both. Hidden
-    files and folders (a name starting with '.') are skipped. Raises InputError when nothing is found, when two files map to one id (``a.mp4`` and ``a.webm``) or a path makes an invalid id.
+    files and folders (a name starting with '.') are skipped; a link to a missing file is not (its extraction
+    fails, saying so). Raises InputError when nothing is found, when two files map to one id (``a.mp4`` and
+    ``a.webm``) or a path makes an invalid id.
     """
     root = Path(root)
     if not root.exists():
@@ -42,7 +44,8 @@ def find_videos(root: str | Path, glob: str | None = None) -> list[VideoFile]:
     by_id: dict[str, list[Path]] = {}
     for path in candidates:
         relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        dangling = path.is_symlink() and not path.exists()  # kept: extracting it records the missing target
+        if any(part.startswith(".") for part in relative.parts) or not (path.is_file() or dangling):
             continue
         by_id.setdefault(relative.with_suffix("").as_posix(), []).append(path)
     for folder in frame_folders:

@@ -9,17 +9,22 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from distributed import Client
 from helpers import dask_cluster, write_manifest, write_video, write_zero_frame_video
 
 import prep
 from prep.errors import StoreError
+from prep.extract.decode import DecodeError
 from prep.extract.holistic import HolisticModel
 from prep.extract.videos import fingerprint
 from prep.layout import holistic
@@ -95,6 +100,21 @@ def test_no_tracking_state_carries_over_between_videos(sample_rgb, sample_landma
     model.close()
 
 
+def test_a_video_that_ends_in_an_error_leaves_no_state_either(sample_rgb, sample_landmarks):
+    model = HolisticModel()
+
+    def truncated():
+        yield from sample_rgb[:-7:-1]
+        raise DecodeError("decoding stopped after 6 frames")
+
+    with pytest.raises(DecodeError):
+        model.landmarks(truncated())
+    again = model.landmarks(sample_rgb[:12])
+    assert np.array_equal(again.xyz, sample_landmarks.xyz[:12])
+    assert np.array_equal(again.conf, sample_landmarks.conf[:12])
+    model.close()
+
+
 def test_model_files_that_are_not_installed(monkeypatch, cli, store_url, dataset):
     """Complexity 0 needs a model MediaPipe downloads; offline that fails with where to put the file."""
 
@@ -107,6 +127,47 @@ def test_model_files_that_are_not_installed(monkeypatch, cli, store_url, dataset
     assert "https://storage.googleapis.com/mediapipe-assets/pose_landmark_lite.tflite" in result.output
     assert "--model-complexity 1" in result.output
     assert not Path(store_url).exists()
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, sample_video):
+    """`mmprep extract` run as a user runs it, in a session of its own, over a copy of the sample and a link to a
+    file that was moved away: (exit status, stderr, the store, the processes of its session still there when it
+    had exited)."""
+    root = tmp_path_factory.mktemp("linked")
+    shutil.copy(sample_video, root / "here.mp4")
+    (root / "moved.mp4").symlink_to(root / "elsewhere/moved.mp4")
+    command = [str(Path(sys.executable).with_name("mmprep")), "extract", str(root), "--store", str(root / "s.zarr"),
+               "--max-frames", "3", "--workers", "1", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    _, stderr = process.communicate()
+    left = [p for p in psutil.process_iter(["name", "status"]) if session_of(p) == process.pid]
+    for p in left:  # don't leave them behind; the test fails on them
+        with suppress(psutil.Error):
+            p.kill()
+    return process.returncode, stderr, str(root / "s.zarr"), [(p.pid, p.info) for p in left]
+
+
+def session_of(process: psutil.Process) -> int | None:
+    try:
+        return os.getsid(process.pid)
+    except OSError:
+        return None
+
+
+def test_a_link_to_a_missing_file_is_a_failed_video(cli_run):
+    returncode, stderr, url, _ = cli_run
+    assert returncode == 3, stderr
+    target = Path(url).parent / "elsewhere/moved.mp4"
+    assert f"moved: the link points to a missing file ({target})" in stderr
+    store = prep.open_store(url)
+    assert store.video("here")["status"] == "ok" and store.video("moved")["status"] == "failed"
+
+
+def test_no_process_of_the_run_outlives_the_command(cli_run):
+    """Workers, the server they are forked from, multiprocessing's resource tracker: all gone (and reaped)."""
+    assert cli_run[3] == []
 
 
 def test_every_video_gets_its_status(extracted):

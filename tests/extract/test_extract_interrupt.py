@@ -6,6 +6,7 @@ After each, the store is valid, and the next run finishes the job with the resul
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,12 +20,14 @@ import psutil
 import pytest
 
 import prep
-from prep.extract.run import CRASH_ON_ENV
+from prep.errors import StoreError
+from prep.extract.run import CRASH_ON_ENV, STOP_ON_ENV
 from prep.store import validate
 
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 FRAMES = 12
 COPIES = 4
+STOP_AT = "copy1.mp4"  # the worker stops itself here: copy0 is committed, copy1 to copy3 are not
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +39,50 @@ def copies(tmp_path_factory, sample_video) -> Path:
 
 
 def start_extract(videos: Path, url: str, *extra: str) -> subprocess.Popen:
-    """`mmprep extract` in its own process group, as a shell would start it."""
+    """`mmprep extract` in its own process group, as a shell would start it; its worker stops itself (SIGSTOP)
+    when asked to extract STOP_AT."""
     command = [MMPREP, "extract", str(videos), "--store", url, "-q", "--max-frames", str(FRAMES), *extra]
-    return subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, STOP_ON_ENV: STOP_AT}
+    return subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
 
 
-def wait_for_first_commit(url: str, process: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
-    """Wait until the running extraction has committed a video; returns its child processes (the workers)."""
+def wait_until_stopped_mid_run(url: str, process: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
+    """Wait until the worker has stopped itself on STOP_AT and the video before it is committed; returns the
+    run's child processes (the workers among them).
+
+    With one worker the videos go in order (equal sizes), so from then on the run cannot move: copy0 is
+    committed, copy1 is in flight and the others are waiting. The interruption lands at that point, never
+    after the last commit (which let `mmprep extract` finish first and exit 0 under load)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        try:
-            if (prep.open_store(url).column("status") == "ok").any():
-                return psutil.Process(process.pid).children(recursive=True)
-        except Exception:  # the store is being created or written while we look
-            pass
-        time.sleep(0.1)
-    raise AssertionError("no video was committed in time")
+        children = psutil.Process(process.pid).children(recursive=True)
+        if any(is_stopped(c) for c in children) and committed(url) == ["copy0"]:
+            return children
+        time.sleep(0.05)
+    raise AssertionError("the worker did not stop at copy1 in time")
+
+
+def is_stopped(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_STOPPED
+    except psutil.NoSuchProcess:  # a short-lived helper (importing mediapipe runs a compiler to find a library)
+        return False
+
+
+def committed(url: str) -> list[str]:
+    try:
+        store = prep.open_store(url)
+    except StoreError:  # not created yet
+        return []
+    return [i for i, status in zip(store.ids, store.column("status"), strict=True) if status != "pending"]
+
+
+def resume(group: int) -> None:
+    """SIGCONT to the run's process group: the stopped worker goes on, and sees the signals sent meanwhile."""
+    with contextlib.suppress(ProcessLookupError):  # every process of the group is gone already
+        os.killpg(group, signal.SIGCONT)
 
 
 def assert_gone(processes: list[psutil.Process]) -> None:
@@ -71,39 +101,34 @@ def assert_finished_like_an_uninterrupted_run(url: str, reference) -> None:
         assert np.array_equal(xyz, reference.xyz[:FRAMES]) and np.array_equal(conf, reference.conf[:FRAMES])
 
 
-def interrupted_state(url: str) -> np.ndarray:
+def interrupted_state(url: str) -> None:
     store = prep.open_store(url)
     assert validate(store) == []
-    status = store.column("status")
-    assert (status == "ok").any() and (status == "pending").any(), status  # stopped mid-run
-    return status
+    assert committed(url) == ["copy0"]
 
 
-def test_kill_9_then_unlock_and_rerun(copies, tmp_path, sample_landmarks, cli):
+def test_kill_9_then_rerun_takes_the_lock_over(copies, tmp_path, sample_landmarks, cli):
     url = str(tmp_path / "killed.zarr")
     process = start_extract(copies, url, "--workers", "1")
-    workers = wait_for_first_commit(url, process)
+    workers = wait_until_stopped_mid_run(url, process)
     process.kill()
     process.wait()
+    resume(process.pid)
     assert_gone(workers)  # a worker exits when the process that started it dies
-    done = int((interrupted_state(url) == "ok").sum())
+    interrupted_state(url)
 
-    result = cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES, expect=1)
-    assert "stale writer lock" in result.output and f"mmprep unlock --store {url}" in result.output
-    assert f"broke the lock of pid {process.pid}" in cli("unlock", "--store", url).output
     result = cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES)
-    assert (
-        f"extracted {COPIES - done} (ok {COPIES - done}" in result.output
-        and f"skipped {done} unchanged" in result.output
-    )
+    assert f"took over the writer lock of pid {process.pid} on host" in result.output
+    assert f"extracted {COPIES - 1} (ok {COPIES - 1}" in result.output and "skipped 1 unchanged" in result.output
     assert_finished_like_an_uninterrupted_run(url, sample_landmarks)
 
 
 def test_ctrl_c_releases_the_lock_and_stops_the_workers(copies, tmp_path, sample_landmarks, cli):
     url = str(tmp_path / "interrupted.zarr")
     process = start_extract(copies, url, "--workers", "1")
-    workers = wait_for_first_commit(url, process)
+    workers = wait_until_stopped_mid_run(url, process)
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    resume(process.pid)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "interrupted: everything committed so far is kept" in stderr
@@ -111,13 +136,13 @@ def test_ctrl_c_releases_the_lock_and_stops_the_workers(copies, tmp_path, sample
     assert_gone(workers)
     interrupted_state(url)
 
-    cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES)
+    result = cli("extract", copies, "--store", url, "-q", "--max-frames", FRAMES)
+    assert "took over" not in result.output and "skipped 1 unchanged" in result.output
     assert_finished_like_an_uninterrupted_run(url, sample_landmarks)
 
 
 def test_a_crashing_worker_costs_only_its_video(tmp_path, sample_video, cli, store_url):
-    """The fault-injection hook makes a worker die by SIGSEGV on crash.mp4, as a crashing MediaPipe would.
-    (A process of its own: local workers take their environment from the first cluster a process starts.)"""
+    """The fault-injection hook makes a worker die by SIGSEGV on crash.mp4, as a crashing MediaPipe would."""
     videos = tmp_path / "videos"
     videos.mkdir()
     for name in ("crash.mp4", "fine.mp4"):

@@ -25,6 +25,14 @@ def test_ids_are_paths_without_suffix(tmp_path):
     assert videos[3].path == str(tmp_path / "signer1/clip7.MOV")
 
 
+def test_a_link_to_a_missing_file_is_a_video_to_report(tmp_path):
+    touch(tmp_path, "a.mp4")
+    (tmp_path / "moved.mp4").symlink_to(tmp_path / "gone/moved.mp4")
+    (tmp_path / "notes.txt").symlink_to(tmp_path / "gone/notes.txt")  # not a video suffix: not a video
+    (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    assert [v.id for v in find_videos(tmp_path)] == ["a", "b", "moved"]
+
+
 def test_glob_replaces_the_suffixes(tmp_path):
     touch(tmp_path, "a.mp4", "b.mts", "sub/c.mts")
     assert [v.id for v in find_videos(tmp_path, "**/*.mts")] == ["b", "sub/c"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -36,16 +39,16 @@ def test_second_writer_is_refused_naming_the_holder(store_url, holder, cli):
     assert "still running" in result.output
 
 
-def test_stale_lock_is_detected_and_broken_explicitly(store_url, holder, cli):
+def test_a_dead_holders_lock_is_taken_over_by_the_next_writer(store_url, holder, capsys):
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    with pytest.raises(StoreLockedError, match=r"stale writer lock.*no longer running.*mmprep unlock"):
-        prep.open_store(store_url, mode="a")
-    result = cli("unlock", "--store", store_url)
-    assert f"pid {holder.pid}" in result.output
     with prep.open_store(store_url, mode="a") as store:
         store.upsert_rows([{"id": "a"}])
+    said = capsys.readouterr().err
+    assert f"took over the writer lock of pid {holder.pid} on host {socket.gethostname()}, since 20" in said
+    assert "no longer running" in said and said.count("\n") == 1
     assert not os.path.exists(store_url + ".lock")
+    assert prep.open_store(store_url).ids == ["a"]
 
 
 def test_lock_is_released_on_close_and_on_error(store_url):
@@ -57,15 +60,70 @@ def test_lock_is_released_on_close_and_on_error(store_url):
     assert not os.path.exists(store_url + ".lock")
 
 
-def test_a_reused_pid_does_not_keep_a_lock_alive(store_url, tmp_path):
-    """A lock naming this very process, but started at another time, belongs to a dead process."""
-    import json
-
-    with prep.open_store(store_url, mode="a"):
-        pass
+def write_lock(url: str, **record) -> None:
     record = {"pid": os.getpid(), "host": socket.gethostname(), "started": "2020-01-01T00:00:00+00:00",
-              "process_started": time.time() - 10_000, "command": "mmprep extract", "token": "x"}  # fmt: skip
-    with open(store_url + ".lock", "w") as f:
+              "process_started": time.time(), "command": "mmprep extract", "token": "x", **record}  # fmt: skip
+    with open(url + ".lock", "w") as f:
         json.dump(record, f)
-    with pytest.raises(StoreLockedError, match="stale"):
+
+
+def test_a_reused_pid_does_not_keep_a_lock_alive(store_url, capsys):
+    """A lock naming this very process, but started at another time, belongs to a dead process."""
+    prep.open_store(store_url, mode="a").close()
+    write_lock(store_url, process_started=time.time() - 10_000)
+    prep.open_store(store_url, mode="a").close()
+    assert f"took over the writer lock of pid {os.getpid()}" in capsys.readouterr().err
+
+
+def test_a_holder_on_another_host_needs_an_explicit_unlock(store_url, cli):
+    prep.open_store(store_url, mode="a").close()
+    write_lock(store_url, pid=4242, host="elsewhere")
+    with pytest.raises(StoreLockedError) as err:
         prep.open_store(store_url, mode="a")
+    message = str(err.value)
+    assert "pid 4242 on host elsewhere" in message and "another host" in message
+    assert "cannot be checked from here" in message
+    assert f"mmprep unlock --force --store {store_url}" in message
+    assert "cannot be checked from here" in cli("unlock", "--store", store_url, expect=1).output
+    assert "broke the lock of pid 4242 on elsewhere" in cli("unlock", "--force", "--store", store_url).output
+    prep.open_store(store_url, mode="a").close()
+
+
+RACER = """
+import sys, time, prep
+from prep.errors import StoreLockedError
+print("ready", flush=True)
+while sys.stdin.readline():  # each line: one attempt at the lock
+    try:
+        store = prep.open_store(sys.argv[1], mode="a")
+    except StoreLockedError as e:
+        print("refused", flush=True)
+        continue
+    print("won", flush=True)
+    time.sleep(600)  # hold it until killed
+"""
+
+
+def test_writers_racing_for_a_dead_holders_lock_never_both_get_it(store_url, holder):
+    """Real processes race for the lock each time its holder is killed: exactly one of them gets it."""
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, store_url], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]  # fmt: skip
+    try:
+        assert all(r.stdout.readline().strip() == "ready" for r in racers)
+        dead = holder
+        while racers:
+            dead.kill()
+            dead.wait()
+            for racer in racers:  # all at once: they race
+                racer.stdin.write("go\n")
+                racer.stdin.flush()
+            answers = [r.stdout.readline().strip() for r in racers]
+            assert sorted(answers) == ["refused"] * (len(racers) - 1) + ["won"], answers
+            dead = racers.pop(answers.index("won"))
+        dead.kill()
+        _, said = dead.communicate()
+        assert "took over the writer lock of pid" in said
+    finally:
+        for racer in racers:
+            racer.kill()
+            racer.wait()
