@@ -76,13 +76,18 @@ def extraction_options(func):
 def run_extraction(store_url: str, storage_options: dict, videos: list, rows: list[dict] | None, fps: float | None, *,
                    workers, scheduler, stride, max_frames, refine_face, model_complexity, force, quiet) -> None:  # fmt: skip
     """Extract ``videos`` (attaching the manifest ``rows`` first, if given), report, and exit 3 if any failed."""
-    from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
+    if not scheduler:
+        processes.start()  # no-op when already started: the local workers' server imports MediaPipe meanwhile
+    try:
+        from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
 
-    options = ExtractOptions(stride, max_frames, refine_face, model_complexity, fps)
-    ensure_pose_model(model_complexity)
-    with open_store(store_url, mode="a", storage_options=storage_options) as store:
-        summary = extract(store, videos, options, manifest=rows, workers=workers, scheduler=scheduler, force=force,
-                          progress=not quiet)  # fmt: skip
+        options = ExtractOptions(stride, max_frames, refine_face, model_complexity, fps)
+        ensure_pose_model(model_complexity)
+        with open_store(store_url, mode="a", storage_options=storage_options) as store:
+            summary = extract(store, videos, options, manifest=rows, workers=workers, scheduler=scheduler,
+                              force=force, progress=not quiet)  # fmt: skip
+    finally:
+        processes.stop()  # when no cluster was started (an error, nothing to extract)
     report(summary, store_url)
     if summary.failures:
         sys.exit(EXIT_SOME_FAILED)
@@ -129,15 +134,15 @@ def extract_command(videos, store_url, storage_options, manifest, glob, fps, ext
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
       mmprep extract CSL-Daily/sentence/frames_512x512 --fps 30 --store csl.zarr
     """
-    A video's id is its path under VIDEOS without the suffix (signer1/clip7). A folder that directly holds
-    image frames is one video too: its id is its path, its frames are its *.jpg|*.jpeg|*.png files in natural
-    order (2.png before 10.png), timed by --fps. Each video is committed as soon as it is done; a rerun skips
-    every video whose content and settings are unchanged since, so an interrupted run (Ctrl-C, kill, a crashed
-    machine) is finished by running the same command again: the lock of a run killed on this host is taken
-    over by itself (one of another host, or on S3, needs `mmprep unlock`). A video that cannot be decoded (for
-    a frame folder: a missing or unreadable frame, frames of mixed sizes; a link to a missing file) is recorded
-    as failed with the reason, one with nobody in it as no_person; neither stops the run. A video whose worker
-    crashed twice is failed and retried next run.
+    if not extraction["scheduler"]:
+        processes.start()  # the local workers' server imports MediaPipe while this process finds the videos
+    found = find_videos(videos, glob)
+    folders = sum(os.path.isdir(v.path) for v in found)
+    if folders and not fps:
+        processes.stop()
+        raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
+    rows = read_manifest(manifest) if manifest else None
+    run_extraction(store_url, storage_options, found, rows, fps, **extraction)
 
 
 def report(summary: Summary, store_url: str) -> None:
