@@ -6,18 +6,21 @@ On N copies of tests/fixtures/signing.mp4, in one run:
   every frame. Its CPU seconds per frame (all its threads) x frames / cores is the least wall time any
   extractor can take on this machine: the limit's throughput is cores / CPU-per-frame.
 - mmprep extract with default settings (one worker process per core), run as a user runs it (the CLI, cluster
-  start-up and store writes included), and with 1 and 2 workers.
+  start-up and store writes included), and with --workers N for each N of --workers.
 - the peer: pose-format's `videos_to_poses --num-workers <cores>`, when installed (a dev dependency).
 
-Prints a Markdown table: wall time, frames/s, share of the limit's throughput and speed relative to the peer.
+For each job size (default 12 and 60 copies), the programs run in turn, --rounds times, and a Markdown table
+gives the medians: wall time, frames/s, share of the limit's throughput and speed relative to the peer
+measured in the same rounds. On a busy machine compare the ratios, not the seconds.
+
+    python scripts/bench_extract.py                      # 12 and 60 copies, 3 rounds
+    python scripts/bench_extract.py --copies 12 --rounds 2 --workers 3
+    python scripts/bench_extract.py --frames             # only decoding: frame folders against the mp4
 
 With --frames, only decoding (a few seconds, no MediaPipe): the sample's frames as folders of JPEG and PNG
 frames (what CSL-Daily and PHOENIX-2014T ship) read by mmprep's frame-folder reader, per frame, against
 decoding the same frames from an H.264 mp4 with mmprep's video reader (the baseline, measured in the same run):
 at the sample's 540x720 and at PHOENIX's 210x260.
-
-    python scripts/bench_extract.py --copies 20
-    python scripts/bench_extract.py --frames
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +41,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "signing.mp4"
 BIN = Path(sys.executable).parent
+SAMPLE_FRAMES = 58
+LIMIT_COPIES = 6  # the raw loop's CPU per frame does not depend on the job size
 
 
 def make_copies(folder: Path, copies: int) -> Path:
@@ -132,9 +138,61 @@ def bench_frame_folders(out: Path, repeats: int = 5) -> None:
             print(f"| {label} | {baseline:.2f} ms | {suffix.upper()} | {ms:.2f} | {ms / baseline:.2f} |")
 
 
+def mmprep(videos: Path, store: Path, workers: int | None) -> list[str]:
+    shutil.rmtree(store, ignore_errors=True)
+    extra = [] if workers is None else ["--workers", str(workers)]
+    return [str(BIN / "mmprep"), "extract", str(videos), "--store", str(store), "-q", *extra]
+
+
+def peer(videos: Path, scratch: Path, cores: int) -> list[str]:
+    shutil.rmtree(scratch, ignore_errors=True)  # it skips videos that have a .pose file beside them
+    shutil.copytree(videos, scratch)
+    return [str(BIN / "videos_to_poses"), "--format", "mediapipe", "--directory", str(scratch),
+            "--num-workers", str(cores)]  # fmt: skip
+
+
+def job(args, copies: int, cores: int, cpu_per_frame: float) -> None:
+    """One job size: every run in turn, ``args.rounds`` times, then the medians."""
+    videos = make_copies(args.out / f"videos-{copies}", copies)
+    frames = copies * SAMPLE_FRAMES
+    limit = frames * cpu_per_frame / cores
+    runs = {f"mmprep extract (default: {cores} workers)": lambda: mmprep(videos, args.out / "store.zarr", None)}
+    for workers in args.workers:
+        runs[f"mmprep extract --workers {workers}"] = lambda w=workers: mmprep(videos, args.out / "store.zarr", w)
+    has_peer = (BIN / "videos_to_poses").exists()
+    if has_peer:
+        runs[f"peer: pose-format videos_to_poses --num-workers {cores}"] = lambda: peer(
+            videos, args.out / "peer-videos", cores
+        )
+    else:
+        print("pose-format is not installed (pip install -e '.[dev]'): no peer row")
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(args.rounds):
+        for name, command in runs.items():
+            measured[name].append(timed(command()))
+    rows = {
+        name: (statistics.median(w for w, _ in m), statistics.median(c for _, c in m)) for name, m in measured.items()
+    }
+    peer_seconds = rows[list(runs)[-1]][0] if has_peer else None
+
+    # CPU ms per frame counts start-up and everything else a run does; it depends less than wall time on what
+    # else the machine is running.
+    print(f"\n{copies} copies, {frames} frames, {cores} cores; medians of {args.rounds} rounds run in turn")
+    print("| run | wall s | frames/s | of the limit | vs peer | CPU ms per frame |\n|---|---|---|---|---|---|")
+    limit_row = (f"limit: {frames} frames x CPU per frame / {cores} cores", (limit, frames * cpu_per_frame))
+    for name, (seconds, cpu_seconds) in [limit_row, *rows.items()]:
+        versus = f"{peer_seconds / seconds:.2f}x" if peer_seconds else "-"
+        print(f"| {name} | {seconds:.1f} | {frames / seconds:.1f} | {limit / seconds:.2f} | {versus} | "
+              f"{cpu_seconds / frames * 1000:.1f} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--copies", type=int, default=20, help="copies of the 58-frame sample (default 20)")
+    parser.add_argument("--copies", type=int, nargs="+", default=[12, 60],
+                        help="job sizes: copies of the 58-frame sample (default: 12 60)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each program per job size (default 3)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[], metavar="N",
+                        help="also mmprep extract --workers N, for each N (e.g. cores + 1)")  # fmt: skip
     parser.add_argument("--frames", action="store_true", help="only frame-folder vs mp4 decoding (seconds)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "extract", help="scratch folder")
     args = parser.parse_args()
@@ -143,40 +201,12 @@ def main() -> None:
     if args.frames:
         bench_frame_folders(args.out)
         return
-    videos = make_copies(args.out / "videos", args.copies)
-
-    frames, cpu, wall = raw_loop(sorted(videos.iterdir()))
-    limit = frames * (cpu / frames) / cores
-    print(f"{args.copies} copies, {frames} frames, {cores} cores")
-    print(f"raw MediaPipe loop: {cpu / frames * 1000:.1f} ms CPU per frame, {wall:.1f} s wall, "
-          f"{cpu / wall:.2f} cores busy; limit {limit:.1f} s = {frames / limit:.1f} frames/s")  # fmt: skip
-
-    rows = [(f"limit: {frames} frames x CPU per frame / {cores} cores", (limit, cpu))]
-    for workers in [None] + [n for n in (1, 2) if n != cores]:  # None: the default, one worker per core
-        store = args.out / f"store-{workers or 'default'}.zarr"
-        command = [str(BIN / "mmprep"), "extract", str(videos), "--store", str(store), "-q"]
-        name = (
-            f"mmprep extract (default: {cores} workers)" if workers is None else f"mmprep extract --workers {workers}"
-        )
-        rows.append((name, timed(command + ([] if workers is None else ["--workers", str(workers)]))))
-    peer = BIN / "videos_to_poses"
-    peer_seconds = None
-    if peer.exists():
-        peer_videos = args.out / "peer-videos"
-        shutil.copytree(videos, peer_videos)
-        run = timed([str(peer), "--format", "mediapipe", "--directory", str(peer_videos), "--num-workers", str(cores)])
-        peer_seconds = run[0]
-        rows.append((f"peer: pose-format videos_to_poses --num-workers {cores}", run))
-    else:
-        print("pose-format is not installed (pip install -e '.[dev]'): no peer row")
-
-    # CPU ms per frame counts start-up and everything else a run does; unlike wall time, it does not depend on
-    # what else the machine is running.
-    print("\n| run | wall s | frames/s | of the limit | vs peer | CPU ms per frame |\n|---|---|---|---|---|---|")
-    for name, (seconds, cpu_seconds) in rows:
-        versus = f"{peer_seconds / seconds:.2f}x" if peer_seconds else "-"
-        print(f"| {name} | {seconds:.1f} | {frames / seconds:.1f} | {limit / seconds:.2f} | {versus} | "
-              f"{cpu_seconds / frames * 1000:.1f} |")  # fmt: skip
+    sample = make_copies(args.out / "limit", LIMIT_COPIES)
+    frames, cpu, wall = raw_loop(sorted(sample.iterdir()))
+    print(f"raw MediaPipe loop over {LIMIT_COPIES} copies: {cpu / frames * 1000:.1f} ms CPU per frame, {wall:.1f} s "
+          f"wall, {cpu / wall:.2f} cores busy; the limit is {cores / (cpu / frames):.1f} frames/s")  # fmt: skip
+    for copies in args.copies:
+        job(args, copies, cores, cpu / frames)
 
 
 if __name__ == "__main__":
