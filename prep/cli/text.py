@@ -53,7 +53,13 @@ PROVENANCE = schemas.load("store")["$defs"]["text_provenance"]["properties"]
     show_default=True,
     help="How token features become one vector: mean or max over the tokens, or the first token.",
 )
-@click.option("--keep-tokens", is_flag=True, help="Also store every token's feature (store.token_features(id)).")
+@click.option(
+    "--keep-tokens/--no-keep-tokens",
+    default=True,
+    show_default=True,
+    help="Also store every token's feature (store.token_features(id)), which token fusion reads "
+    "(train --text-tokens); a few hundred descriptions take a few MB.",
+)
 @click.option("--ignore-unknown", is_flag=True, help="Skip ids the store does not have instead of refusing.")
 def encode_text(descriptions, store_url, storage_options, model, device, dtype, batch_size, max_length, pooling,
                 keep_tokens, ignore_unknown):  # fmt: skip

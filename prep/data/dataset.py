@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..errors import StoreError
 from ..layout import point_indices
 from ..store import Store, open_store
+from .augment import augment
 from .normalize import normalize as normalize_video
 
 CACHE_READ_FRAMES = 1 << 16  # frames read per Store.read_frames call while filling the cache
@@ -43,6 +44,7 @@ class PoseDataset(torch.utils.data.Dataset):
         cache: read the split's selected points into memory once (float16), so epochs never touch the store.
         text_tokens: also give each video with text its description's per-token features (``text_tokens``
             [L, D], stored by ``mmprep encode-text --keep-tokens``), read into memory once.
+        augment: give every item a fresh random variation of its video (``prep.data.augment``; training only).
         storage_options: fsspec options when ``store_or_url`` is a remote URL.
 
     ``ds[i]`` is a dict: ``id``, ``keypoints`` [T, P, 3], ``conf`` [T, P], ``length`` (T), ``text`` float32 [D]
@@ -61,6 +63,7 @@ class PoseDataset(torch.utils.data.Dataset):
         cache: bool = False,
         text_tokens: bool = False,
         random_frames: bool = False,
+        augment: bool = False,
         storage_options: dict | None = None,
     ):
         store = (
@@ -83,6 +86,7 @@ class PoseDataset(torch.utils.data.Dataset):
         self.points, self._read_points = read_points(points, names)
         self.point_names = [names[i] for i in self.points]
         self.split, self.normalize, self.max_frames, self.random_frames = split, normalize, max_frames, random_frames
+        self.augment = augment
 
         self.rows = rows
         self.ids = [str(v) for v in store.column("id")[rows]]
@@ -179,6 +183,8 @@ class PoseDataset(torch.utils.data.Dataset):
         has_text = bool(self.has_text[i])
         text = self._text[i] if has_text else None
         tokens = self.token_features[i] if self.token_features is not None and has_text else None
+        if self.augment:
+            xyz, conf = augment(xyz, conf)
         return make_item(self.ids[i], xyz, conf, text, self.translations[i], self.text_dim, self.max_frames,
                          self.random_frames, gloss=self.glosses[i], text_tokens=tokens)  # fmt: skip
 

@@ -17,7 +17,7 @@ from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
 from ..train.config import resolve
 
-DATA_OPTIONS = ("points", "normalize", "max_frames", "text_tokens")
+DATA_OPTIONS = ("points", "normalize", "max_frames")
 
 
 @dataclass
@@ -34,7 +34,8 @@ class Run:
 
     def dataset(self, split: str) -> PoseDataset:
         """The ``split`` of the store, read with the run's own data options (deterministic frame selection)."""
-        data = PoseDataset(self.store, split=split, **{k: self.config[k] for k in DATA_OPTIONS})
+        options = {k: self.config[k] for k in DATA_OPTIONS}
+        data = PoseDataset(self.store, split=split, text_tokens=self.model.config.text_tokens, **options)
         if len(data.point_names) != self.model.config.n_points:
             raise StoreError(
                 f"{self.store.url}: its {self.config['points']!r} point subset has {len(data.point_names)} points; "

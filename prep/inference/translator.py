@@ -105,14 +105,18 @@ class Translator:
             self._encoder = encoder
         return self._encoder
 
-    def _text(self, description: str | None) -> np.ndarray | None:
+    def _text(self, description: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(pooled feature, per-token features where the model reads them) of a description; (None, None)
+        without one."""
         if description is None or not description.strip():  # as encode-text: blank is no text
-            return None
+            return None, None
         provenance = self.spec["text_encoder"]
+        tokens = self.model.config.text_tokens
         encoded = encode(
-            self.encoder, [description], pooling=provenance["pooling"], max_length=provenance["max_length"]
-        )
-        return encoded.features[0]
+            self.encoder, [description], pooling=provenance["pooling"], max_length=provenance["max_length"],
+            keep_tokens=tokens,
+        )  # fmt: skip
+        return encoded.features[0], encoded.token_features[0] if tokens else None
 
     # ------------------------------------------------------------------ translation
     def translate(self, video_path: str | Path, description: str | None = None) -> dict:
@@ -149,8 +153,9 @@ class Translator:
         """Translate one video's keypoints in the store's layout (xyz [T, P, 3], conf [T, P], frame units)."""
         data = self.spec["data"]
         points_xyz, points_conf = prepare(xyz[:, self._read], conf[:, self._read], width, height, data["normalize"])
-        text = self._text(description)
-        item = make_item(video_id, points_xyz, points_conf, text, "", self.model.config.text_dim, data["max_frames"])
+        text, tokens = self._text(description)
+        item = make_item(video_id, points_xyz, points_conf, text, "", self.model.config.text_dim, data["max_frames"],
+                         text_tokens=tokens)  # fmt: skip
         batch = to_device(collate([item]), self.device)
         members = self.mode.members(batch, "A")  # scenario A: the description where there is one
         max_length = self.spec["decoding"]["max_target_length"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -30,7 +32,9 @@ class PoseEncoder(nn.Module):
     windows of ``stride`` frames after the first convolution (T' = ceil(T / stride)), as SLT models commonly
     downsample: a sign spans 8-30 frames, and the backbone attends over fewer, richer steps. Padded frames are
     zeroed after every step and never enter an average, so a video's features do not depend on how much
-    padding its batch needed.
+    padding its batch needed. With ``positions``, sinusoidal position encodings are added to the output steps:
+    the convolutions see only neighbours, and mT5 has relative positions in self-attention only, so without them
+    the decoder's cross-attention cannot tell which step comes first and keeps the signs, not their order.
     """
 
     def __init__(
@@ -42,10 +46,12 @@ class PoseEncoder(nn.Module):
         dropout: float = 0.1,
         stride: int = 1,
         velocity: bool = True,
+        positions: bool = False,
     ):
         super().__init__()
         self.stride = stride
         self.velocity = velocity
+        self.positions = positions
         per_point = 7 if velocity else 4  # x, y, z, confidence (and dx, dy, dz)
         self.frame = nn.Sequential(nn.Linear(n_points * per_point, d_model), nn.LayerNorm(d_model), nn.GELU())
         self.dropout = nn.Dropout(dropout)
@@ -69,7 +75,10 @@ class PoseEncoder(nn.Module):
                 x, frame_mask = self._downsample(x, frame_mask)
         if not self.blocks:
             x, frame_mask = self._downsample(x, frame_mask)
-        return self.out_norm(x) * frame_mask, frame_mask[..., 0]
+        x = self.out_norm(x)
+        if self.positions:
+            x = x + sinusoids(x.shape[1], x.shape[2], x.device, x.dtype)
+        return x * frame_mask, frame_mask[..., 0]
 
     def _downsample(self, x: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean over each window of ``stride`` frames, counting real frames only."""
@@ -80,6 +89,16 @@ class PoseEncoder(nn.Module):
         counts = pool(frame_mask.transpose(1, 2), self.stride, self.stride, ceil_mode=True).transpose(1, 2)
         new_mask = (counts > 0).to(x.dtype)
         return summed / counts.clamp(min=1e-6) * new_mask, new_mask
+
+
+def sinusoids(steps: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The transformer's sinusoidal position encodings [steps, width] (Vaswani et al. 2017, section 3.5)."""
+    position = torch.arange(steps, device=device, dtype=torch.float32)[:, None]
+    rates = torch.exp(torch.arange(0, width, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / width))
+    table = torch.zeros(steps, width, device=device)
+    table[:, 0::2] = torch.sin(position * rates)
+    table[:, 1::2] = torch.cos(position * rates[: width // 2])
+    return table.to(dtype)
 
 
 def _velocity(keypoints: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:

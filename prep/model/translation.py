@@ -29,6 +29,7 @@ class ModelConfig:
     pose_kernel: int = 5
     pose_stride: int = 1
     pose_velocity: bool = True
+    pose_positions: bool = False  # False: checkpoints from before the option (training's default is true)
     dropout: float = 0.1
     # The training split's gloss vocabulary: with one, a CTC head on the pose features learns to recognise the
     # glosses (an auxiliary loss, ``ctc_weight``); empty: no head.
@@ -72,6 +73,7 @@ class SignTranslationModel(nn.Module):
             dropout=config.dropout,
             stride=config.pose_stride,
             velocity=config.pose_velocity,
+            positions=config.pose_positions,
         )
         self.placeholder = TextPlaceholder(
             config.text_dim, config.placeholder_kinds, mask_init=mask_init, noise_scale=config.noise_scale

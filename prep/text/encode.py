@@ -165,7 +165,7 @@ def encode_store(
     pooling: str = "mean",
     batch_size: int = 32,
     max_length: int = 512,
-    keep_tokens: bool = False,
+    keep_tokens: bool = True,
     progress: bool = True,
 ) -> TextSummary:
     """Encode the descriptions and replace the store's text features in one step (a new text generation, with

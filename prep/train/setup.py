@@ -28,6 +28,7 @@ class TrainingData:
     train_text: torch.Tensor | None  # the training split's description features [N, D]: the text statistics
     mean_text: torch.Tensor | None  # the mean train-split text feature: the mask embedding's cosine is logged to it
     mask_init: torch.Tensor | None  # the mask embedding's initial value, when the model has one
+    text_tokens: bool  # whether the model reads the descriptions' per-token features (``text_tokens`` resolved)
 
 
 def text_dropout_from(config: dict) -> TextDropout:
@@ -45,8 +46,10 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
     """The train and dev datasets, and the text statistics that come from the training split only."""
     store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
     _check_store(store, config)
-    data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache", "text_tokens")}
-    train_set = PoseDataset(store, split=config["train_split"], **data_options)
+    text_tokens = uses_text_tokens(config, store)
+    data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
+    data_options["text_tokens"] = text_tokens
+    train_set = PoseDataset(store, split=config["train_split"], augment=config["augment"], **data_options)
     dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
     features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
     train_rows = [store.row(i) for i in train_set.ids]
@@ -55,7 +58,16 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
     mean_text = train_text.mean(0) if with_text else None
     text_dim = features.shape[1]
     mask_init = _mask_init(store, config, schedule, text_dim)
-    return TrainingData(train_set, dev_set, text_dim, train_text, mean_text, mask_init)
+    return TrainingData(train_set, dev_set, text_dim, train_text, mean_text, mask_init, text_tokens)
+
+
+def uses_text_tokens(config: dict, store: Store) -> bool:
+    """``text_tokens``, where null (the default) means: whenever the fusion is token and the store holds
+    per-token description features."""
+    if config["text_tokens"] is not None:
+        return config["text_tokens"]
+    provenance = store.text_provenance or {}
+    return config["fusion"] == "token" and bool(provenance.get("keep_tokens"))
 
 
 def _check_store(store: Store, config: dict) -> None:
@@ -106,13 +118,14 @@ def build_model(
         placeholder=config["placeholder"],
         placeholder_kinds=schedule.kinds if schedule else (),
         fusion=config["fusion"],
-        text_tokens=config["text_tokens"],
+        text_tokens=data.text_tokens,
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],
         pose_kernel=config["pose_kernel"],
         pose_stride=config["pose_stride"],
         pose_velocity=config["pose_velocity"],
+        pose_positions=config["pose_positions"],
         dropout=config["dropout"],
         glosses=gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else (),
     )
@@ -120,7 +133,7 @@ def build_model(
     if data.train_text is not None:  # a resumed run's statistics come back with its weights
         model.placeholder.set_statistics(data.train_text)
     tokens = [t for t in data.train_set.token_features or () if t is not None]
-    if config["text_tokens"] and tokens:
+    if data.text_tokens and tokens:
         model.fusion.set_token_statistics(torch.from_numpy(np.concatenate(tokens)))
     return model, tokenizer
 

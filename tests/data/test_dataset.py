@@ -236,3 +236,27 @@ def test_per_token_text_features_come_with_their_videos(store_with_tokens):
             assert count == 0 and not batch["has_text"][b]
     with pytest.raises(StoreError, match="--keep-tokens"):
         PoseDataset(url.replace("tokens.zarr", "pooled.zarr"), text_tokens=True)
+
+
+def test_augmentation_varies_tempo_and_geometry_keeps_missing_points_and_follows_torchs_seed(real_store):
+    plain = PoseDataset(real_store, split="train")
+    varied = PoseDataset(real_store, split="train", augment=True)
+    item = plain[0]
+    torch.manual_seed(5)
+    first = [varied[0] for _ in range(8)]
+    torch.manual_seed(5)
+    again = varied[0]
+    np.testing.assert_array_equal(again["keypoints"], first[0]["keypoints"])
+    lengths = {x["length"] for x in first}
+    assert len(lengths) > 1 and all(item["length"] / 1.25 - 1 <= n <= item["length"] * 1.25 + 1 for n in lengths)
+    for x in first:
+        missing = x["conf"] == 0
+        assert missing.any() and (x["keypoints"][missing] == 0).all()
+    # the first frame stays the first: its points moved, the distances between them scaled by at most 10 %
+    same = first[0]
+    seen = (item["conf"][0] > 0) & (same["conf"][0] > 0)
+    before, after = item["keypoints"][0][seen], same["keypoints"][0][seen]
+    assert not np.allclose(before, after, atol=1e-3)
+    ratio = np.linalg.norm(after[1:] - after[0], axis=1) / np.linalg.norm(before[1:] - before[0], axis=1)
+    assert np.allclose(ratio, ratio[0], rtol=1e-3) and 0.9 - 1e-4 <= ratio[0] <= 1.1 + 1e-4
+    np.testing.assert_array_equal(plain[0]["keypoints"], item["keypoints"])  # without augment: always the same

@@ -48,14 +48,16 @@ def video_run(tmp_path_factory, sample_video, tiny_mt5) -> VideoRun:
     manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     store = str(work / "real.zarr")
     invoke("extract", videos, "--store", store, "--manifest", manifest, "--stride", "2", "--workers", "1", "-q")
-    invoke("encode-text", "--store", store, "--model", tiny_mt5)
+    invoke("encode-text", "--store", store, "--model", tiny_mt5, "--keep-tokens")
     invoke("init-mask", "--store", store)
     run = work / "run"
     # 29 frames after the stride: training's frame sampling matters too. Trained to write the train videos'
     # sentences, which differ only by the description (the poses are the same): with text the model writes one,
     # without it the other, so that scenario A and B differ and text must reach the model to match eval.
-    options = {**TINY_RUN, "max_frames": 20, "max_steps": 60, "epochs": 60, "lr": 3e-3, "text_dropout": "none"}
-    invoke("train", "--store", store, "--out", run, "-q", *(f"--{k.replace('_', '-')}={v}" for k, v in options.items()))
+    # Token fusion with the description's per-token features: translate must encode them as encode-text did.
+    options = {**TINY_RUN, "fusion": "token", "max_frames": 20, "max_steps": 60, "epochs": 60, "lr": 3e-3, "text_dropout": "none"}
+    invoke("train", "--store", store, "--out", run, "-q", "--text-tokens",
+           *(f"--{k.replace('_', '-')}={v}" for k, v in options.items()))  # fmt: skip
     invoke("eval", run, "--split", "dev", "--bootstrap", "10", "-q")  # into RUN/eval, where the model card looks
     report = default_output(run, "dev", InferenceMode())
     descriptions = {i: d for i, (_, d) in VIDEOS.items() if d}

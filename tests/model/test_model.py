@@ -231,3 +231,15 @@ def test_token_fusion_adds_the_description_tokens_only_where_text_is_present():
     assert torch.count_nonzero(silenced[:, :5]) == 0  # gate_scale 0: no text step says anything
     with pytest.raises(ValueError, match="token fusion"):
         ModelConfig(P, DT, fusion="gate", text_tokens=True)
+
+
+def test_position_encodings_tell_the_steps_of_a_still_video_apart():
+    """Convolutions give every step of a constant input the same feature away from the edges; only the
+    position encodings let the decoder know which step comes first."""
+    still = {"keypoints": torch.ones(1, 12, P, 3), "conf": torch.ones(1, 12, P), "mask": torch.ones(1, 12)}
+    for positions in (False, True):
+        torch.manual_seed(0)
+        encoder = PoseEncoder(P, 16, positions=positions).eval()
+        steps, _ = encoder(still["keypoints"], still["conf"], still["mask"])
+        middle = steps[0, 4:8]
+        assert torch.allclose(middle, middle[:1].expand_as(middle), atol=1e-5) is not positions

@@ -42,7 +42,10 @@ def test_ceilings_follow_what_the_description_names():
     guessed = ZH.ceilings(sentences, nothing)
     assert guessed["pose_only_bleu4"] == guessed["with_text_bleu4"] < 100
     known = ZH.ceilings(sentences, everything)
-    assert known["pose_only_bleu4"] == guessed["pose_only_bleu4"] and known["with_text_bleu4"] == 100.0
+    # 我 and 他 share a sign: where a sentence has both, the description says which, not where
+    assert known["pose_only_bleu4"] == guessed["pose_only_bleu4"] < known["with_text_bleu4"] < 100.0
+    separate = [s for s in sentences if not {"我", "他"} <= set(s)]
+    assert ZH.ceilings(separate, [list(s) for s in separate])["with_text_bleu4"] == 100.0
     half = ZH.ceilings(sentences, [s if "我" in s and "他" in s else [] for s in sentences])  # some named
     assert guessed["pose_only_bleu4"] < half["with_text_bleu4"] < 100
     unambiguous = SynthTruth(ZH.words, (), "zh").ceilings(sentences, nothing)
@@ -63,8 +66,8 @@ def test_the_store_records_its_answer_key_and_it_matches_the_generator(store_url
     for split, ceiling in key["ceilings"].items():
         videos = [i for i, r in enumerate(rows) if r["split"] == split and r["description"]]
         assert ceiling["n_with_text"] == len(videos) > 0
-        assert ceiling["with_text_bleu4"] == 100.0  # text_info 1: every word named
-        assert ceiling["pose_only_bleu4"] < 100.0
+        # text_info 1: every word named; only the order of both words of a pair in one sentence is unknown
+        assert ceiling["pose_only_bleu4"] < ceiling["with_text_bleu4"] <= 100.0
     # named_words is the description's answer key: each named word appears in it
     i = next(i for i, r in enumerate(rows) if r["description"])
     words = [vocab.words[w] for w in sentence(config, i)]
