@@ -16,6 +16,10 @@ Prints each figure against the store's ceilings and writes DIR/results.json:
     bleu4_with_text_A, bleu4_with_text_B   the default model on them, with their description and without
     ambiguous_accuracy_A, _B               its accuracy on the words only the description tells apart (0.5 = chance)
 
+--seeds S1 S2 ... runs the whole benchmark once per seed (store and trainings), in OUT/seed-S, and writes
+OUT/summary.json: the mean and 95% t-interval over seeds of every figure, of each ratio to its ceiling, and of
+the paired differences A - B and B - pose-only (the design's "no drop without text").
+
 --set KEY=VALUE changes a training option of both runs (as `mmprep train --KEY VALUE`), so any configuration
 can be checked. A finished step is not rerun: rerunning with the same --out continues.
 """
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -50,9 +55,62 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--split", default="test", help="the split evaluated (default: test)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training option")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="run the benchmark once per seed, in OUT/seed-S, and summarise: mean and 95%% CI",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    out = args.out.resolve()
+    if not args.seeds:
+        run(args, args.out.resolve())
+        return
+    results = [run(argparse.Namespace(**{**vars(args), "seed": seed}), args.out.resolve() / f"seed-{seed}")
+               for seed in args.seeds]  # fmt: skip
+    summary = summarize(results)
+    path = args.out.resolve() / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"\nover seeds {args.seeds}: mean [95% CI] (t distribution, {len(results) - 1} degrees of freedom)")
+    for key, value in summary["metrics"].items():
+        if value["mean"] is not None:
+            print(f"  {key:34s} {value['mean']:7.2f}  [{value['ci'][0]:7.2f}, {value['ci'][1]:7.2f}]")
+    print(f"  summary: {path}")
+
+
+SUMMARISED = ("pose_only_ceiling", "with_text_ceiling", "pose_only_bleu4", "bleu4_with_text_A", "bleu4_with_text_B",
+              "ambiguous_accuracy_A", "ambiguous_accuracy_B", "pose_only_ambiguous_accuracy", "bleu4_all_A",
+              "pose_only_bleu4_all")  # fmt: skip
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean and 95% t-interval over seeds of every figure, of its ratio to its ceiling, and of the paired
+    differences that answer the benchmark's questions (A - B, and B - the pose-only baseline)."""
+    columns = {key: [r[key] for r in results] for key in SUMMARISED}
+    columns["A_over_with_text_ceiling"] = [r["bleu4_with_text_A"] / r["with_text_ceiling"] for r in results]
+    columns["pose_only_over_its_ceiling"] = [r["pose_only_bleu4"] / r["pose_only_ceiling"] for r in results]
+    columns["A_minus_B"] = [r["bleu4_with_text_A"] - r["bleu4_with_text_B"] for r in results]
+    columns["B_minus_pose_only"] = [r["bleu4_with_text_B"] - r["pose_only_bleu4"] for r in results]
+    return {"seeds": [r["store"]["seed"] for r in results], "metrics": {k: mean_ci(v) for k, v in columns.items()},
+            "per_seed": columns}  # fmt: skip
+
+
+def mean_ci(values: list) -> dict:
+    if any(v is None for v in values):
+        return {"mean": None, "ci": None}
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return {"mean": mean, "ci": [mean, mean]}
+    half = T_975[min(len(values) - 1, len(T_975)) - 1] * statistics.stdev(values) / len(values) ** 0.5
+    return {"mean": mean, "ci": [mean - half, mean + half]}
+
+
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)  # t quantiles, 1-10 d.o.f.
+
+
+def run(args: argparse.Namespace, out: Path) -> dict:
+    """One benchmark into ``out``: the store, its encoder, both trainings and evaluations; returns results.json."""
     out.mkdir(parents=True, exist_ok=True)
     commands: list[str] = []
     seconds: dict[str, float] = {}
@@ -88,9 +146,7 @@ def main() -> None:
         synth = prep.open_store(str(store))
         sentences = [str(t) for column in ("description", "translation") for t in synth.column(column) if t]
         build_tiny_mt5(sentences, encoder, vocab_size=300, d_model=64, seed=args.seed)
-    mmprep(
-        "encode-text", "encode-text", "--store", store, "--model", encoder, done=out / "encoded.done"
-    )
+    mmprep("encode-text", "encode-text", "--store", store, "--model", encoder, done=out / "encoded.done")
     (out / "encoded.done").touch()
     mmprep("init-mask", "init-mask", "--store", store)
 
@@ -157,6 +213,7 @@ def main() -> None:
     print(f"  A - B {model['delta_bleu4']:+.2f}, 95% CI [{model['ci'][0]:.2f}, {model['ci'][1]:.2f}]; "
           f"consistency {results['consistency_verdict']}; {model['statement']}")  # fmt: skip
     print(f"  seconds: {seconds}; results: {out / 'results.json'}")
+    return results
 
 
 if __name__ == "__main__":

@@ -441,6 +441,8 @@ class Store:
             group.create_array(
                 "token_features", data=token_features.astype(np.float32), chunks=(4096, dim), compressors=COMPRESSOR
             )
+        # keep_tokens says what this generation holds, whatever the caller's provenance claims
+        provenance = {**provenance, "keep_tokens": token_features is not None}
         self._root["text"].attrs.put({"generation": generation, "provenance": provenance})  # the commit point
         if previous is not None:
             del self._root[f"text/g{previous}"]

@@ -164,7 +164,7 @@ def test_provenance_is_recorded_and_valid(tmp_path, cli, store_url, tiny_mt5):
         "n_empty": 1,
         "n_truncated": 0,
         "source": str(descriptions.resolve()),
-        "keep_tokens": False,
+        "keep_tokens": True,  # the default: token fusion reads them
     }
     assert len(provenance["revision"]) == 64
     assert cli("validate", "--store", store_url).output.strip().endswith("valid")

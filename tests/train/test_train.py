@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -23,6 +24,7 @@ from prep.train import checkpoint
 from prep.train.config import resolve
 from prep.train.loop import NonFiniteError, train
 from prep.train.optim import build_optimizer
+from prep.train.setup import uses_text_tokens
 
 
 def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
@@ -216,3 +218,19 @@ def test_the_ctc_loss_on_glosses_is_trained_logged_and_reloaded(synth_store, tmp
     from prep.evaluate.loading import load_run
 
     assert load_run(run, "last").model.gloss_head.out_features == len(vocabulary) + 1
+
+
+def test_per_token_text_is_on_by_default_where_the_store_has_it(synth_store, tmp_path):
+    store = prep.open_store(synth_store)
+    assert store.text_provenance["keep_tokens"] is True  # encode-text keeps them unless --no-keep-tokens
+    assert uses_text_tokens(config_for(synth_store), store) is True
+    assert uses_text_tokens(config_for(synth_store, fusion="gate"), store) is False  # the gate has no steps
+    assert uses_text_tokens(config_for(synth_store, text_tokens=False), store) is False
+    without = SimpleNamespace(text_provenance={"keep_tokens": False})
+    assert uses_text_tokens(config_for(synth_store), without) is False
+    assert (
+        uses_text_tokens(config_for(synth_store, text_tokens=True), without) is True
+    )  # asked: the dataset says what is missing
+    train(config_for(synth_store, max_steps=2), tmp_path / "run", progress=False)
+    saved = checkpoint.load(tmp_path / "run", "last")
+    assert saved["model_config"]["text_tokens"] is True and saved["config"].get("text_tokens") is None
