@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from scipy import stats
+
 import prep
 from prep.text.tiny_mt5 import build_tiny_mt5
 from prep.train.config import parse_value
@@ -102,11 +104,8 @@ def mean_ci(values: list) -> dict:
     mean = statistics.fmean(values)
     if len(values) < 2:
         return {"mean": mean, "ci": [mean, mean]}
-    half = T_975[min(len(values) - 1, len(T_975)) - 1] * statistics.stdev(values) / len(values) ** 0.5
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
     return {"mean": mean, "ci": [mean - half, mean + half]}
-
-
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)  # t quantiles, 1-10 d.o.f.
 
 
 def run(args: argparse.Namespace, out: Path) -> dict:
@@ -171,9 +170,8 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     for process in processes:
         finish(process)
     for name, _ in trainings:
-        run = out / name
-        report = run / "eval" / f"{args.split}-missing-aware.json"
-        mmprep(f"eval {name}", "eval", run, "--split", args.split, "--out", report, "-q", done=report)
+        report = out / name / "eval" / f"{args.split}-missing-aware.json"
+        mmprep(f"eval {name}", "eval", out / name, "--split", args.split, "--out", report, "-q", done=report)
         reports[name] = json.loads(report.read_text(encoding="utf-8"))
 
     model, baseline = reports["model"]["text_effect"], reports["pose-only"]["text_effect"]

@@ -47,8 +47,10 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
     store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
     _check_store(store, config)
     text_tokens = uses_text_tokens(config, store)
-    data_options = {k: config[k] for k in ("points", "normalize", "max_frames", "cache")}
-    data_options["text_tokens"] = text_tokens
+    data_options = {
+        **{k: config[k] for k in ("points", "normalize", "max_frames", "cache")},
+        "text_tokens": text_tokens,
+    }
     train_set = PoseDataset(store, split=config["train_split"], augment=config["augment"], **data_options)
     dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
     features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
