@@ -16,13 +16,13 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from .. import schemas
+from .. import bleu, schemas
 from .._version import __version__
 from ..data.dataset import collate
 from ..model.decoding import generate, target_ids, to_device
 from ..train.diagnostics import gate_per_sample
 from ..train.run_dir import EVAL
-from . import bleu_tokenize, metrics
+from . import metrics
 from .loading import Run, load_run
 from .modes import SCENARIOS, InferenceMode
 from .text_effect import text_effect
@@ -49,7 +49,7 @@ def evaluate(
     """Evaluate a run: (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video).
 
     ``mode`` defaults to missing-aware; ``max_videos`` keeps the split's first videos (quick checks);
-    ``tokenize`` (a sacrebleu tokeniser) replaces the one the store's language chooses (``bleu_tokenize``)."""
+    ``tokenize`` (a sacrebleu tokeniser) replaces the one the store's language chooses (``prep.bleu``)."""
     mode = mode or InferenceMode()
     run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
     data = run.dataset(split)
@@ -61,7 +61,7 @@ def evaluate(
         for batch in tqdm(loader, desc=f"eval {split}", unit="batch", disable=None if progress else True):
             videos += _evaluate_batch(run, mode, to_device(batch, run.device), beams)
     references = [v["reference"] for v in videos]
-    tokenize, chosen_by = bleu_tokenize.choose(run.store.language, references, tokenize)
+    tokenize, chosen_by = bleu.choose(run.store.language, references, tokenize)
     for suffix in ("", "_without_text"):
         scores = metrics.sentence_bleu([v["hypothesis" + suffix] for v in videos], references, tokenize)
         for video, score in zip(videos, scores, strict=True):
@@ -99,7 +99,7 @@ def evaluate(
         "sacrebleu": {
             "tokenize": tokenize,
             "chosen_by": chosen_by,
-            "signature": bleu_tokenize.signature(tokenize, [v["hypothesis"] for v in videos], references),
+            "signature": bleu.signature(tokenize, [v["hypothesis"] for v in videos], references),
         },
         "toolkit_version": __version__,
     }

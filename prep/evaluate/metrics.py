@@ -1,6 +1,6 @@
 """Translation quality and the consistency check (spec section 5), from strings and per-video statistics.
 
-Every BLEU is sacrebleu's, on its 0-100 scale, with the sacrebleu tokeniser ``tokenize`` (``bleu_tokenize``
+Every BLEU is sacrebleu's, on its 0-100 scale, with the sacrebleu tokeniser ``tokenize`` (``prep.bleu``
 chooses it from the store's language: ``zh`` for Chinese, as SLT papers on CSL-Daily report it, ``13a``
 otherwise; the default is ``zh``, each Chinese character a token, other scripts split into words).
 """
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from rouge_score import rouge_scorer, tokenizers
 from scipy import stats
 
-from ..model.decoding import BLEU_TOKENIZE, corpus_bleu
+from ..bleu import BLEU_TOKENIZE, corpus_bleu
 
 BLEU_ORDERS = (1, 2, 3, 4)
 BOOTSTRAP_RESAMPLES = 1000

@@ -10,7 +10,7 @@ description changes no output, the consistency verdict is "not applicable".
 
 from __future__ import annotations
 
-from ..model.decoding import corpus_bleu
+from ..bleu import corpus_bleu
 from ..synth.truth import SynthTruth
 from .metrics import paired_bootstrap
 

@@ -1,4 +1,4 @@
-"""Turning batches into sentences and sentences into scores: shared by training's dev pass and `mmprep eval`.
+"""Turning batches into sentences: shared by training's dev pass and `mmprep eval`.
 
 One decoding path for every inference mode: a mode gives, per batch, the fusion settings of one or more
 *members* (``present``, ``kind``, ``gate_scale`` of ``SignTranslationModel.fuse``). One member decodes as the
@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sacrebleu
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
-
-# Character-level BLEU for Chinese, as SLT papers on CSL-Daily report it.
-BLEU_TOKENIZE = "zh"
 
 Members = Callable[[dict], list[dict]]  # batch -> fuse settings of each member
 
@@ -29,14 +25,6 @@ def target_ids(tokenizer, translations: list[str], max_length: int) -> torch.Ten
 
 def to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
-def corpus_bleu(
-    hypotheses: list[str], references: list[str], max_order: int = 4, tokenize: str = BLEU_TOKENIZE
-) -> float:
-    """sacrebleu corpus BLEU-``max_order`` on its 0-100 scale, with sacrebleu's tokeniser ``tokenize``."""
-    metric = sacrebleu.metrics.BLEU(tokenize=tokenize, max_ngram_order=max_order)
-    return min(metric.corpus_score(hypotheses, [references]).score, 100.0)  # a perfect score can round past 100
 
 
 class AverageMembers(LogitsProcessor):

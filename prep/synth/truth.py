@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.decoding import corpus_bleu
+from ..bleu import corpus_bleu
 
 DRAWS = 20  # random arrangements averaged in the with-text ceiling
 

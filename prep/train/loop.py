@@ -20,9 +20,10 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .._version import __version__
+from ..bleu import corpus_bleu
 from ..data.dataset import collate
 from ..errors import MmprepError
-from ..model.decoding import corpus_bleu, target_ids, to_device, translate
+from ..model.decoding import target_ids, to_device, translate
 from . import checkpoint
 from .config import to_toml
 from .curves import MetricsLog

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,18 @@ def test_help_lists_the_commands(cli):
     for command in ("manifest", "info", "validate", "unlock"):
         assert command in output
     assert prep.__version__ in cli("--version").output
+
+
+def test_the_command_line_loads_no_torch():
+    """torch and transformers take seconds to import: `mmprep --help` and `mmprep extract`, whose worker
+    processes wait for the command to start them, must not pay for them; the commands that need them import
+    them when they run."""
+    heavy = ("torch", "transformers", "mediapipe", "distributed")
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, prep.cli; print(*sorted(set({heavy!r}) & set(sys.modules)))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert loaded == []
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])

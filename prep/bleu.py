@@ -1,4 +1,8 @@
-"""Which sacrebleu tokeniser BLEU uses, so that mmprep's scores compare with a corpus's published tables.
+"""BLEU as mmprep scores it: sacrebleu's, with the tokeniser that makes scores compare with a corpus's tables.
+
+Shared by training's dev pass, `mmprep eval` and the synth generator's ceilings; it needs no torch, so
+commands that only score (or only build a synth store) start fast.
+
 
 SLT papers score CSL-Daily with sacrebleu's ``zh`` tokeniser (every Chinese character a token: character-level
 BLEU) and PHOENIX-2014T (German) and How2Sign (English) with ``13a``, sacrebleu's default. The choice follows
@@ -10,9 +14,19 @@ from __future__ import annotations
 
 import sacrebleu
 
-from ..errors import InputError
+from .errors import InputError
 
 TOKENIZERS = tuple(sacrebleu.metrics.BLEU.TOKENIZERS)  # what --tokenize accepts: 13a, zh, intl, char, none, ...
+# Character-level BLEU for Chinese, as SLT papers on CSL-Daily report it: the default where no language is known.
+BLEU_TOKENIZE = "zh"
+
+
+def corpus_bleu(
+    hypotheses: list[str], references: list[str], max_order: int = 4, tokenize: str = BLEU_TOKENIZE
+) -> float:
+    """sacrebleu corpus BLEU-``max_order`` on its 0-100 scale, with sacrebleu's tokeniser ``tokenize``."""
+    metric = sacrebleu.metrics.BLEU(tokenize=tokenize, max_ngram_order=max_order)
+    return min(metric.corpus_score(hypotheses, [references]).score, 100.0)  # a perfect score can round past 100
 
 
 def _is_chinese(char: str) -> bool:

@@ -12,10 +12,10 @@ import sacrebleu
 
 import prep
 from prep import schemas
+from prep.bleu import choose
 from prep.errors import InputError
 from prep.evaluate import metrics as m
 from prep.evaluate import read
-from prep.evaluate.bleu_tokenize import choose
 
 GERMAN = (["am tag regnet es, im norden.", "morgen wird es kalt"], ["am tag regnet es im norden.", "morgen kalt!"])
 CHINESE = (["我想学习手语", "今天天气很好"], ["我想学手语。", "今天天气很好。"])
