@@ -9,10 +9,13 @@
 import importlib
 
 from ._version import __version__
-from .store import Store, VideoResult, open_store
 
-# The training data path needs torch: imported on first use, so that commands which never touch it start fast.
+# Imported on first use: the store needs zarr, the training data path torch, and a command that needs neither
+# (or that starts worker processes before anything else, like `mmprep extract`) should not wait for them.
 _LAZY = {
+    "Store": "store",
+    "VideoResult": "store",
+    "open_store": "store",
     "PoseDataset": "data.dataset",
     "collate": "data.dataset",
     "StratifiedBatchSampler": "data.sampler",

@@ -1,6 +1,5 @@
-"""The ``mmprep`` command line. Each module registers its commands on ``main``."""
+"""The ``mmprep`` command line: ``main`` loads each command's module when the command is used (base.COMMANDS)."""
 
-from . import ablate, evaluate, extract, interop, prepare, store_commands, synth, text, train, translate  # noqa: F401  (registers commands)
 from .base import main
 
 __all__ = ["main"]

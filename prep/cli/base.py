@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from .._version import __version__
 from ..errors import MmprepError
 
+# Which module of prep/cli registers each command (with ``@main.command``). A command's module is imported
+# only when that command runs (or a help lists it), so a command does not load what only others need:
+# `mmprep extract` starts its worker server before torch, transformers or dask are anywhere near.
+COMMANDS = {
+    "ablate": "ablate", "encode-text": "text", "eval": "evaluate", "export": "interop", "export-model": "translate",
+    "extract": "extract", "import": "interop", "info": "store_commands", "init-mask": "text",
+    "manifest": "store_commands", "prepare": "prepare", "report": "evaluate", "synth": "synth", "train": "train",
+    "translate": "translate", "unlock": "store_commands", "validate": "store_commands",
+}  # fmt: skip
+
 
 class Group(click.Group):
-    """Turns the errors a user can act on into a one-line message and exit status 1 (no traceback)."""
+    """Loads each command's module on demand (``COMMANDS``), and turns the errors a user can act on into a
+    one-line message and exit status 1 (no traceback)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        if name in COMMANDS and name not in self.commands:
+            importlib.import_module(f"{__package__}.{COMMANDS[name]}")
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:

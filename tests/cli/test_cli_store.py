@@ -29,16 +29,33 @@ def test_help_lists_the_commands(cli):
     assert prep.__version__ in cli("--version").output
 
 
+def test_each_command_is_loaded_from_the_module_that_defines_it():
+    """The lazy group's map (prep/cli/base.py COMMANDS) names every command, each with its own module."""
+    import importlib
+    import pkgutil
+
+    import prep.cli
+    from prep.cli.base import COMMANDS, main
+
+    for module in pkgutil.iter_modules(prep.cli.__path__):
+        importlib.import_module(f"prep.cli.{module.name}")
+    assert set(main.commands) == set(COMMANDS)
+    for name, command in main.commands.items():
+        assert command.callback.__module__ == f"prep.cli.{COMMANDS[name]}", name
+
+
 def test_the_command_line_loads_no_torch():
-    """torch and transformers take seconds to import: `mmprep --help` and `mmprep extract`, whose worker
-    processes wait for the command to start them, must not pay for them; the commands that need them import
-    them when they run."""
-    heavy = ("torch", "transformers", "mediapipe", "distributed")
-    loaded = subprocess.run(
-        [sys.executable, "-c", f"import sys, prep.cli; print(*sorted(set({heavy!r}) & set(sys.modules)))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert loaded == []
+    """torch and transformers take seconds to import: `mmprep --help` and `mmprep extract` (whose worker
+    processes wait for the command to start them) must not pay for them; the commands that need them import
+    them when they run. Loading extract's command does not load zarr's dependents in the package either."""
+    heavy = {"torch", "transformers", "mediapipe", "distributed"}
+    code = "import sys, prep.cli.base as b; b.main.get_command(None, 'extract'); print(*sorted(set(sys.modules)))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert "prep.cli.extract" in loaded
+    assert heavy & loaded == set()
+    assert "prep.cli.train" not in loaded  # another command's module
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
