@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .._version import __version__
+from ..bleu import choose as choose_tokenizer
 from ..bleu import corpus_bleu
 from ..data.dataset import collate
 from ..errors import MmprepError
@@ -268,13 +269,10 @@ class Trainer:
             if "ctc_loss" in out:
                 loss = loss + config["ctc_weight"] * out["ctc_loss"]
                 totals["ctc_loss"] += out["ctc_loss"].item()
-            loss = loss / config["grad_accum"]
             if config["mask_pull"] and self.module.placeholder.mask is not None:
-                loss = (
-                    loss
-                    + config["mask_pull"]
-                    * (self.module.placeholder.mask[0] - self.mask_init.to(self.device)).pow(2).sum()
-                )
+                pull = (self.module.placeholder.mask[0] - self.mask_init.to(self.device)).pow(2).sum()
+                loss = loss + config["mask_pull"] * pull
+            loss = loss / config["grad_accum"]  # the pull too: its strength per step does not depend on grad_accum
             totals["ids"] += list(batch["ids"])
             self.seen_ids.update(batch["ids"])
             if self.dist.mean(float(not torch.isfinite(loss))) > 0:  # every rank skips together
@@ -346,13 +344,15 @@ class Trainer:
         self.seen_ids = set()
 
     def _evaluate(self) -> None:
-        """Greedy decoding of the dev split; the best checkpoint is kept by its BLEU."""
+        """Greedy decoding of the dev split; the best checkpoint is kept by its BLEU, tokenised as `mmprep eval`
+        tokenises it for the store's language."""
         bleu = None
         if self.dist.is_main:
             _, hypotheses, references = translate(
                 self.module, self.dev_loader, self.tokenizer, self.device, self.config["max_target_length"]
             )
-            bleu = corpus_bleu(hypotheses, references)
+            tokenize, _ = choose_tokenizer(self.dev_set.store.language, references)
+            bleu = corpus_bleu(hypotheses, references, tokenize=tokenize)
             self._log({"step": self.step, "epoch": self.epoch, "dev_bleu": bleu, "dev_videos": len(references)})
             self._say(f"epoch {self.epoch}: dev BLEU {bleu:.2f} on {len(references)} videos")
         bleu = self.dist.broadcast(bleu)
