@@ -3,7 +3,6 @@
 Shared by training's dev pass, `mmprep eval` and the synth generator's ceilings; it needs no torch, so
 commands that only score (or only build a synth store) start fast.
 
-
 SLT papers score CSL-Daily with sacrebleu's ``zh`` tokeniser (every Chinese character a token: character-level
 BLEU) and PHOENIX-2014T (German) and How2Sign (English) with ``13a``, sacrebleu's default. The choice follows
 the store's recorded language (``mmprep prepare`` records it; ``mmprep manifest --language`` too); a store
