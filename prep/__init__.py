@@ -11,7 +11,7 @@ import importlib
 from ._version import __version__
 
 # Imported on first use: the store needs zarr, the training data path torch, and a command that needs neither
-# (or that starts worker processes before anything else, like `mmprep extract`) should not wait for them.
+# should not wait for them.
 _LAZY = {
     "Store": "store",
     "VideoResult": "store",

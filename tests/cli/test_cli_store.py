@@ -47,7 +47,7 @@ def test_each_command_is_loaded_from_the_module_that_defines_it():
 def test_the_command_line_loads_no_torch():
     """torch and transformers take seconds to import: `mmprep --help` and `mmprep extract` (whose worker
     processes wait for the command to start them) must not pay for them; the commands that need them import
-    them when they run. Loading extract's command does not load zarr's dependents in the package either."""
+    them when they run, and loading one command's module loads no other's."""
     heavy = {"torch", "transformers", "mediapipe", "distributed"}
     code = "import sys, prep.cli.base as b; b.main.get_command(None, 'extract'); print(*sorted(set(sys.modules)))"
     loaded = set(
