@@ -30,15 +30,13 @@ import argparse
 import json
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from scipy import stats
-
 import prep
+from prep.analysis import intervals
 from prep.text.tiny_mt5 import build_tiny_mt5
 from prep.train.config import parse_value
 
@@ -101,11 +99,8 @@ def summarize(results: list[dict]) -> dict:
 def mean_ci(values: list) -> dict:
     if any(v is None for v in values):
         return {"mean": None, "ci": None}
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return {"mean": mean, "ci": [mean, mean]}
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return {"mean": mean, "ci": [mean - half, mean + half]}
+    mean, low, high = intervals.mean_ci(values)
+    return {"mean": mean, "ci": [low, high]}
 
 
 def run(args: argparse.Namespace, out: Path) -> dict:

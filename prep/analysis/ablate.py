@@ -22,6 +22,7 @@ from ..evaluate import InferenceMode, default_output, evaluate, read, write
 from ..evaluate.summary import METRIC_NAMES
 from ..train.config import format_value, parse_value, resolve
 from ..train.run_dir import read_metrics, start_or_resume
+from .intervals import mean_ci
 
 FIXED = {"store": "--store", "seed": "--seeds", "max_steps": "--steps"}  # never set by the grid
 CELLS = "cells"
@@ -215,13 +216,15 @@ def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
 
 
 def _spread(values: list, spec: str) -> str:
-    """``mean ± std`` over seeds (sample std) in format ``spec``; the value alone for one seed; n/a when undefined."""
+    """``mean [low, high]`` over seeds (the 95 % t-interval of the mean) in format ``spec``; the value alone for
+    one seed; n/a when undefined."""
     values = [v for v in values if v is not None]
     if not values:
         return "n/a"
     if len(values) == 1:
         return format(values[0], spec)
-    return f"{format(statistics.fmean(values), spec)} ± {format(statistics.stdev(values), spec)}"
+    mean, low, high = mean_ci(values)
+    return f"{format(mean, spec)} [{format(low, spec)}, {format(high, spec)}]"
 
 
 def _count(values: list) -> str:
@@ -234,6 +237,8 @@ SUMMARY_COLUMNS = [
     ("BLEU-4 A", "bleu4", ".2f"),
     ("BLEU-4 B", "bleu4_without_text", ".2f"),
     ("ROUGE-L A", "rouge_l", ".2f"),
+    ("with-text BLEU-4 A", "with_text_bleu4", ".2f"),
+    ("with-text BLEU-4 B", "with_text_bleu4_without_text", ".2f"),
     ("ambiguous acc. A", "ambiguous_accuracy_with_text", ".2f"),
     ("ambiguous acc. B", "ambiguous_accuracy_without_text", ".2f"),
     ("delta BLEU (text)", "with_text_delta_bleu", ".2f"),
@@ -285,11 +290,11 @@ def markdown(summary: list[dict], ablation: Ablation) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in summary]
     notes = (
-        f"\n{ablation.split} split, {ablation.inference.tag} inference, best checkpoint of each run; mean ± sample "
-        "std over seeds. A: real descriptions where present; B: the placeholder for every video. The consistency "
-        "columns (text) are on the videos that have a description, the only ones where A and B differ; targets: "
-        "|delta BLEU| < 2, KL < 0.1, confidence std < 0.05, Spearman > 0.9; 'consistent' counts the seeds that "
-        "meet all four. Every number per seed is in results.csv.\n"
+        f"\n{ablation.split} split, {ablation.inference.tag} inference, best checkpoint of each run; mean over seeds "
+        "[95 % t-interval of the mean]. A: real descriptions where present; B: the placeholder for every video. "
+        "The with-text and consistency (text) columns are on the videos that have a description, the only ones "
+        "where A and B differ; targets: |delta BLEU| < 2, KL < 0.1, confidence std < 0.05, Spearman > 0.9; "
+        "'consistent' counts the seeds that meet all four. Every number per seed is in results.csv.\n"
     )
     return "\n".join(lines) + "\n" + notes
 

@@ -19,7 +19,7 @@ from .base import main
               help="A TOML file of training options for every cell (--set and --grid override it).")  # fmt: skip
 @click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps per cell (max_steps) [default: epochs].")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs per cell, seeds seed, seed+1, ...; the summary gives mean ± std over them.")  # fmt: skip
+              help="Runs per cell, seeds seed, seed+1, ...; the summary gives their mean and its 95 % interval.")  # fmt: skip
 @click.option("--split", type=click.Choice(["dev", "test"]), default="dev", show_default=True, help="Evaluated split.")
 @click.option("--mode", type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
               default="missing-aware", show_default=True, help="Inference mode of the evaluation.")  # fmt: skip
@@ -39,7 +39,7 @@ def ablate(store_url, grid, settings, config_file, steps, seeds, split, mode, al
     Each cell is a run of `mmprep train` with the grid's values, evaluated with `mmprep eval`. Cells run one
     after another, or in parallel on a dask cluster (--workers, --scheduler). Finished cells are never rerun
     and an interrupted one resumes: rerun the same command. Writes results.csv (every cell and seed),
-    summary.md and summary.csv (mean ± std over seeds) and loss_curves.png into --out.
+    summary.md and summary.csv (mean over seeds with a 95 % interval) and loss_curves.png into --out.
 
     \b
     Example:

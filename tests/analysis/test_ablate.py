@@ -95,4 +95,6 @@ def test_grid_and_seed_rules(synth_store):
         Ablation(synth_store, {"placeholder": ["zeros"]}, {}, 1, None).config(Cell((("placeholder", "zeros"),), 0))
     with pytest.raises(InputError, match="--mode conservative needs --alpha"):
         Ablation(synth_store, {"placeholder": ["zero"]}, {}, 1, None, mode="conservative")
-    assert _spread([1.0, 2.0, 3.0], ".2f") == "2.00 ± 1.00" and _spread([None], ".2f") == "n/a"
+    # 2 +- t(0.975, 2 df) * 1 / sqrt(3) = 2 +- 4.303 * 0.577: the interval of three seeds is wide
+    assert _spread([1.0, 2.0, 3.0], ".2f") == "2.00 [-0.48, 4.48]"
+    assert _spread([None], ".2f") == "n/a" and _spread([2.5, None], ".1f") == "2.5"
