@@ -82,7 +82,10 @@ def connect(
                     n_workers=workers or default_workers(),
                     threads_per_worker=1,
                     processes=True,
+                    # No dashboard; the scheduler's small HTTP server (health, metrics) on a free loopback
+                    # port: its default, 8787, is taken by the first of two runs, and the second warned.
                     dashboard_address=None,
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.CRITICAL,  # a dead worker is reported in the run's summary instead
                 ) as cluster,
                 Client(cluster) as client,
