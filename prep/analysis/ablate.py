@@ -202,6 +202,9 @@ def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
     row["outputs_changed_by_text"] = effect.get("outputs_changed")
     row["ambiguous_accuracy_with_text"] = accuracy.get("with_text")
     row["ambiguous_accuracy_without_text"] = accuracy.get("without_text")
+    ceilings = effect.get("ceilings") or {}  # a synth store's: the best BLEU-4 of the with-text videos
+    row["with_text_ceiling"] = ceilings.get("with_text_bleu4")
+    row["pose_only_ceiling"] = ceilings.get("pose_only_bleu4")
     for prefix, part in (("", report), ("with_text_", report["with_text"])):
         for suffix in ("", "_without_text"):
             for n in ("1", "4"):

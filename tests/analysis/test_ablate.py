@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import runpy
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +46,9 @@ def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_pat
         ("zero", "none"), ("zero", "0.3"), ("mask+indicator", "none"), ("mask+indicator", "0.3")
     ]  # fmt: skip
     assert all(r["step"] == "2" and float(r["bleu4"]) >= 0 and r["with_text_kl"] for r in rows)
+    # the store's ceilings beside each row (the same for every cell: one store, one split)
+    assert len({(r["with_text_ceiling"], r["pose_only_ceiling"]) for r in rows}) == 1
+    assert 100 >= float(rows[0]["with_text_ceiling"]) >= float(rows[0]["pose_only_ceiling"]) > 0
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert (
         sum(line.startswith("| ") for line in summary.splitlines()) == 5
@@ -51,6 +56,17 @@ def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_pat
     )
     assert summary in result.output  # the table is printed too
     assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+    # scripts/compare_ablations.py: every setting against a baseline, paired by seed
+    compare = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "compare_ablations.py"))
+    lines = compare["table"](compare["load"](out), "placeholder=zero,text_dropout=none").splitlines()
+    assert len(lines) == 6 and "| B - placeholder=zero,text_dropout=none |" in lines[0]
+    by_setting = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in lines[2:]}
+    assert by_setting["placeholder=zero,text_dropout=none"][8] == "(baseline)"
+    b = {(r["placeholder"], r["text_dropout"]): float(r["with_text_bleu4_without_text"]) for r in rows}
+    assert by_setting["placeholder=mask+indicator,text_dropout=0.3"][8] == format(
+        b[("mask+indicator", "0.3")] - b[("zero", "none")], ".1f"
+    )
 
     # Resume: a cell whose evaluation is gone is evaluated again (its training is finished); a deleted cell is
     # trained again; the other two are not touched. This time on a local dask cluster of one worker.

@@ -1,0 +1,99 @@
+"""One table from one or more `mmprep ablate` folders, each setting against a baseline setting, paired by seed.
+
+    python scripts/compare_ablations.py docs/ablation-synth/placeholders docs/ablation-synth/dropout \
+        --baseline text_dropout=1.0
+
+Every setting of every folder is a row (named by its grid values; the other options are the folder's own, as
+its ablation.json records). For each row: the with-text videos' BLEU-4 with the description (A) and with the
+placeholder (B), A over the store's with-text ceiling (synth stores), the ambiguous words' accuracy with and
+without the text, the paired differences A - B and B - baseline's B (the same seeds, so the same store and the
+same initialisation: "does the model lose anything without text against one never shown text?"), the KL of
+A against B and how many seeds meet all four consistency targets on the with-text videos. Each figure is the
+mean over seeds with its 95 % t-interval (prep.analysis.intervals). Prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from prep.analysis.intervals import mean_ci
+
+
+def load(folder: Path) -> list[dict]:
+    """The folder's rows, each with ``setting``: its grid values, ``key=value,...``."""
+    keys = list(json.loads((folder / "ablation.json").read_text(encoding="utf-8"))["grid"])
+    with open(folder / "results.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["setting"] = ",".join(f"{k}={row[k]}" for k in keys)
+    return rows
+
+
+def number(row: dict, key: str) -> float | None:
+    return float(row[key]) if row.get(key) not in (None, "") else None
+
+
+def interval(values: list[float | None], spec: str = ".1f") -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    mean, low, high = mean_ci(values)
+    return format(mean, spec) if len(values) == 1 else f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
+
+
+def paired(rows: list[dict], others: dict[str, dict], key: str, other_key: str) -> list[float | None]:
+    """Per seed: row[key] - the other setting's [other_key], for the seeds both have."""
+    return [
+        number(r, key) - number(others[r["seed"]], other_key)
+        for r in rows
+        if r["seed"] in others and number(r, key) is not None and number(others[r["seed"]], other_key) is not None
+    ]
+
+
+def table(rows: list[dict], baseline: str) -> str:
+    base = {r["seed"]: r for r in rows if r["setting"] == baseline}
+    if not base:
+        raise SystemExit(f"no row has the baseline setting {baseline!r}")
+    header = ["setting", "seeds", "with-text BLEU-4 A", "B", "A / ceiling", "ambiguous acc. A", "ambiguous acc. B",
+              "A - B", f"B - {baseline}", "KL (text)", "consistent (text)"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        group = [r for r in rows if r["setting"] == setting]
+        ratio = [
+            number(r, "with_text_bleu4") / number(r, "with_text_ceiling")
+            for r in group
+            if number(r, "with_text_ceiling")
+        ]
+        cells = [
+            setting,
+            str(len(group)),
+            interval([number(r, "with_text_bleu4") for r in group]),
+            interval([number(r, "with_text_bleu4_without_text") for r in group]),
+            interval(ratio, ".2f"),
+            interval([number(r, "ambiguous_accuracy_with_text") for r in group], ".2f"),
+            interval([number(r, "ambiguous_accuracy_without_text") for r in group], ".2f"),
+            interval([number(r, "with_text_bleu4") - number(r, "with_text_bleu4_without_text") for r in group]),
+            "(baseline)"
+            if setting == baseline
+            else interval(paired(group, base, "with_text_bleu4_without_text", "with_text_bleu4_without_text")),
+            interval([number(r, "with_text_kl") for r in group], ".3f"),
+            f"{sum(r['with_text_consistent'] == 'True' for r in group)}/{len(group)}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", type=Path, nargs="+", help="`mmprep ablate --out` folders")
+    parser.add_argument("--baseline", required=True, metavar="KEY=VALUE", help="the setting B is compared with")
+    args = parser.parse_args()
+    rows = [row for folder in args.folders for row in load(folder)]
+    print(table(rows, args.baseline))
+
+
+if __name__ == "__main__":
+    main()
