@@ -1,7 +1,7 @@
 """One table from one or more `mmprep ablate` folders, each setting against a baseline setting, paired by seed.
 
     python scripts/compare_ablations.py docs/ablation-synth/placeholders docs/ablation-synth/dropout \
-        --baseline text_dropout=1.0
+        --baseline text_dropout=1.0 [--modes conservative-a0.5 ensemble]
 
 Every setting of every folder is a row (named by its grid values; the other options are the folder's own, as
 its ablation.json records). For each row: the with-text videos' BLEU-4 with the description (A) and with the
@@ -10,6 +10,9 @@ without the text, the paired differences A - B and B - baseline's B (the same se
 same initialisation: "does the model lose anything without text against one never shown text?"), the KL of
 A against B and how many seeds meet all four consistency targets on the with-text videos. Each figure is the
 mean over seeds with its 95 % t-interval (prep.analysis.intervals). Prints Markdown.
+
+--modes TAG ... adds rows for other inference modes: each cell's evaluation ``run/eval/<split>-<TAG>.json``
+where it exists (made by `mmprep eval RUN --split <split> --mode ...`), as the setting "(TAG)".
 """
 
 from __future__ import annotations
@@ -19,16 +22,27 @@ import csv
 import json
 from pathlib import Path
 
+from prep.analysis.ablate import Ablation, cell_run, result_row
 from prep.analysis.intervals import mean_ci
+from prep.evaluate import read
+from prep.train.run_dir import EVAL
 
 
-def load(folder: Path) -> list[dict]:
-    """The folder's rows, each with ``setting``: its grid values, ``key=value,...``."""
-    keys = list(json.loads((folder / "ablation.json").read_text(encoding="utf-8"))["grid"])
+def load(folder: Path, modes: tuple[str, ...] = ()) -> list[dict]:
+    """The folder's rows, each with ``setting``: its grid values, ``key=value,...``, then the rows of the
+    evaluations in ``modes`` that exist, as ``key=value,... (mode)``; values as in results.csv (text)."""
+    ablation = Ablation(**json.loads((folder / "ablation.json").read_text(encoding="utf-8")))
     with open(folder / "results.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
+    for mode in modes:
+        for cell in ablation.cells():
+            path = cell_run(folder, cell) / EVAL / f"{ablation.split}-{mode}.json"
+            if path.exists():
+                row = result_row(cell, read(path)[0], cell_run(folder, cell))
+                rows.append({k: "" if v is None else str(v) for k, v in row.items()} | {"mode": mode})
     for row in rows:
-        row["setting"] = ",".join(f"{k}={row[k]}" for k in keys)
+        label = ",".join(f"{k}={row[k]}" for k in ablation.grid)
+        row["setting"] = f"{label} ({row['mode']})" if row.get("mode") else label
     return rows
 
 
@@ -90,8 +104,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", type=Path, nargs="+", help="`mmprep ablate --out` folders")
     parser.add_argument("--baseline", required=True, metavar="KEY=VALUE", help="the setting B is compared with")
+    parser.add_argument("--modes", nargs="+", default=(), metavar="TAG", help="inference modes' rows too")
     args = parser.parse_args()
-    rows = [row for folder in args.folders for row in load(folder)]
+    rows = [row for folder in args.folders for row in load(folder, tuple(args.modes))]
     print(table(rows, args.baseline))
 
 

@@ -193,7 +193,8 @@ def run(
 
 
 # ---------------------------------------------------------------------------------------------- comparison
-def _row(cell: Cell, report: dict, run_dir: Path) -> dict:
+def result_row(cell: Cell, report: dict, run_dir: Path) -> dict:
+    """A row of results.csv: the cell's settings and seed, and every figure of its evaluation report."""
     row = {**{k: format_value(v) for k, v in cell.settings}, "seed": cell.seed, "step": report["step"]}
     _, dev = read_metrics(run_dir)
     row["dev_bleu_best"] = max((r["dev_bleu"] for r in dev), default=None)
@@ -260,7 +261,7 @@ def summarize(out: Path, ablation: Ablation, cells: list[Cell]) -> dict:
         if not path.exists():
             continue
         report, _ = read(path)
-        rows.append(_row(cell, report, cell_run(out, cell)))
+        rows.append(result_row(cell, report, cell_run(out, cell)))
         curves.setdefault(cell.setting, []).append(read_metrics(cell_run(out, cell)))
     if not rows:
         return {}

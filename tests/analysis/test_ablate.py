@@ -67,6 +67,11 @@ def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_pat
     assert by_setting["placeholder=mask+indicator,text_dropout=0.3"][8] == format(
         b[("mask+indicator", "0.3")] - b[("zero", "none")], ".1f"
     )
+    # --modes: a cell evaluated in another mode is a row of its own
+    cli("eval", str(out / "cells" / names[0] / "run"), "--mode", "conservative", "--alpha", "0.5", "-q")
+    lines = compare["table"](compare["load"](out, ("conservative-a0.5",)), "placeholder=zero,text_dropout=none")
+    assert len(lines.splitlines()) == 7
+    assert lines.splitlines()[-1].startswith("| placeholder=mask+indicator,text_dropout=0.3 (conservative-a0.5) | 1 |")
 
     # Resume: a cell whose evaluation is gone is evaluated again (its training is finished); a deleted cell is
     # trained again; the other two are not touched. This time on a local dask cluster of one worker.
