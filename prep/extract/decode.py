@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 
 class DecodeError(Exception):
@@ -67,6 +68,9 @@ class VideoReader:
         """
         count = kept = 0
         last_time = -np.inf
+        # One converter for the whole video: frame.to_ndarray(format=...) builds a new swscale context for every
+        # frame (0.7-1.1 ms a frame, against 0.35 reused; the same pixels).
+        to_rgb = VideoReformatter()
         try:
             for frame in self._container.decode(self._stream):
                 if count % stride == 0:
@@ -74,7 +78,7 @@ class VideoReader:
                     if time < last_time:
                         raise DecodeError(f"frame {count}: timestamp {time:.3f}s is before the previous frame's")
                     last_time = time
-                    rgb = frame.to_ndarray(format="rgb24")
+                    rgb = to_rgb.reformat(frame, format="rgb24").to_ndarray()
                     if frame.rotation:  # counter-clockwise degrees, as players apply them
                         rgb = np.ascontiguousarray(np.rot90(rgb, k=round(frame.rotation / 90)))
                     yield Frame(time, rgb)

@@ -17,9 +17,11 @@ def read_all(path, **kwargs):
         return video.fps, frames
 
 
-def test_sample_decodes_every_frame(sample_video):
+def test_sample_decodes_every_frame(sample_video, sample_rgb):
     fps, frames = read_all(sample_video)
     assert len(frames) == 58
+    # the reader's one converter per video gives the pixels of PyAV's frame-by-frame to_ndarray
+    assert all(np.array_equal(frame.rgb, reference) for frame, reference in zip(frames, sample_rgb, strict=True))
     assert fps == pytest.approx(29.9167, abs=1e-3)
     assert frames[0].rgb.shape == (720, 540, 3) and frames[0].rgb.dtype == np.uint8
     times = np.array([f.time for f in frames])
