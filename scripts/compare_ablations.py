@@ -1,7 +1,7 @@
 """One table from one or more `mmprep ablate` folders, each setting against a baseline setting, paired by seed.
 
-    python scripts/compare_ablations.py docs/ablation-synth/placeholders docs/ablation-synth/dropout \
-        --baseline text_dropout=1.0 [--modes conservative-a0.5 ensemble]
+    python scripts/compare_ablations.py placeholders dropout --baseline text_dropout=1.0 \
+        [--modes conservative-a0.5 ensemble]
 
 Every setting of every folder is a row (named by its grid values; the other options are the folder's own, as
 its ablation.json records). For each row: the with-text videos' BLEU-4 with the description (A) and with the
@@ -9,7 +9,7 @@ placeholder (B), A over the store's with-text ceiling (synth stores), the ambigu
 without the text, the paired differences A - B and B - baseline's B (the same seeds, so the same store and the
 same initialisation: "does the model lose anything without text against one never shown text?"), the KL of
 A against B and how many seeds meet all four consistency targets on the with-text videos. Each figure is the
-mean over seeds with its 95 % t-interval (prep.analysis.intervals). Prints Markdown.
+mean over seeds with its 95 % t-interval (as `mmprep ablate`'s summary). Prints Markdown.
 
 --modes TAG ... adds rows for other inference modes: each cell's evaluation ``run/eval/<split>-<TAG>.json``
 where it exists (made by `mmprep eval RUN --split <split> --mode ...`), as the setting "(TAG)".
@@ -22,8 +22,7 @@ import csv
 import json
 from pathlib import Path
 
-from prep.analysis.ablate import Ablation, cell_run, result_row
-from prep.analysis.intervals import mean_ci
+from prep.analysis.ablate import Ablation, cell_run, result_row, spread
 from prep.evaluate import read
 from prep.train.run_dir import EVAL
 
@@ -48,14 +47,6 @@ def load(folder: Path, modes: tuple[str, ...] = ()) -> list[dict]:
 
 def number(row: dict, key: str) -> float | None:
     return float(row[key]) if row.get(key) not in (None, "") else None
-
-
-def interval(values: list[float | None], spec: str = ".1f") -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    mean, low, high = mean_ci(values)
-    return format(mean, spec) if len(values) == 1 else f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 def paired(rows: list[dict], others: dict[str, dict], key: str, other_key: str) -> list[float | None]:
@@ -84,16 +75,16 @@ def table(rows: list[dict], baseline: str) -> str:
         cells = [
             setting,
             str(len(group)),
-            interval([number(r, "with_text_bleu4") for r in group]),
-            interval([number(r, "with_text_bleu4_without_text") for r in group]),
-            interval(ratio, ".2f"),
-            interval([number(r, "ambiguous_accuracy_with_text") for r in group], ".2f"),
-            interval([number(r, "ambiguous_accuracy_without_text") for r in group], ".2f"),
-            interval([number(r, "with_text_bleu4") - number(r, "with_text_bleu4_without_text") for r in group]),
+            spread([number(r, "with_text_bleu4") for r in group], ".1f"),
+            spread([number(r, "with_text_bleu4_without_text") for r in group], ".1f"),
+            spread(ratio, ".2f"),
+            spread([number(r, "ambiguous_accuracy_with_text") for r in group], ".2f"),
+            spread([number(r, "ambiguous_accuracy_without_text") for r in group], ".2f"),
+            spread([number(r, "with_text_bleu4") - number(r, "with_text_bleu4_without_text") for r in group], ".1f"),
             "(baseline)"
             if setting == baseline
-            else interval(paired(group, base, "with_text_bleu4_without_text", "with_text_bleu4_without_text")),
-            interval([number(r, "with_text_kl") for r in group], ".3f"),
+            else spread(paired(group, base, "with_text_bleu4_without_text", "with_text_bleu4_without_text"), ".1f"),
+            spread([number(r, "with_text_kl") for r in group], ".3f"),
             f"{sum(r['with_text_consistent'] == 'True' for r in group)}/{len(group)}",
         ]
         lines.append("| " + " | ".join(cells) + " |")

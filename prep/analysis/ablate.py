@@ -219,7 +219,7 @@ def result_row(cell: Cell, report: dict, run_dir: Path) -> dict:
     return row
 
 
-def _spread(values: list, spec: str) -> str:
+def spread(values: list, spec: str) -> str:
     """``mean [low, high]`` over seeds (the 95 % t-interval of the mean) in format ``spec``; the value alone for
     one seed; n/a when undefined."""
     values = [v for v in values if v is not None]
@@ -274,7 +274,7 @@ def summarize(out: Path, ablation: Ablation, cells: list[Cell]) -> dict:
             line = {k: group[0][k] for k in keys} | {"seeds": len(group)}
             for title, key, spec in SUMMARY_COLUMNS:
                 values = [r[key] for r in group]
-                line[title] = _count(values) if spec is None else _spread(values, spec)
+                line[title] = _count(values) if spec is None else spread(values, spec)
             summary.append(line)
     _write_csv(out / "summary.csv", summary)
     (out / "summary.md").write_text(markdown(summary, ablation), encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prep.analysis.ablate import Ablation, Cell, _spread, parse_grid
+from prep.analysis.ablate import Ablation, Cell, parse_grid, spread
 from prep.errors import InputError
 
 SETTINGS = ["backbone=tiny", "tiny_d_model=32", "tiny_layers=1", "tiny_heads=2", "tiny_vocab_size=200", "batch_size=8",
@@ -117,5 +117,5 @@ def test_grid_and_seed_rules(synth_store):
     with pytest.raises(InputError, match="--mode conservative needs --alpha"):
         Ablation(synth_store, {"placeholder": ["zero"]}, {}, 1, None, mode="conservative")
     # 2 +- t(0.975, 2 df) * 1 / sqrt(3) = 2 +- 4.303 * 0.577: the interval of three seeds is wide
-    assert _spread([1.0, 2.0, 3.0], ".2f") == "2.00 [-0.48, 4.48]"
-    assert _spread([None], ".2f") == "n/a" and _spread([2.5, None], ".1f") == "2.5"
+    assert spread([1.0, 2.0, 3.0], ".2f") == "2.00 [-0.48, 4.48]"
+    assert spread([None], ".2f") == "n/a" and spread([2.5, None], ".1f") == "2.5"
