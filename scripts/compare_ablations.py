@@ -49,12 +49,12 @@ def number(row: dict, key: str) -> float | None:
     return float(row[key]) if row.get(key) not in (None, "") else None
 
 
-def paired(rows: list[dict], others: dict[str, dict], key: str, other_key: str) -> list[float | None]:
-    """Per seed: row[key] - the other setting's [other_key], for the seeds both have."""
+def paired(rows: list[dict], others: dict[str, dict], key: str) -> list[float]:
+    """Per seed: row[key] - the other setting's row[key], for the seeds both have a value for."""
     return [
-        number(r, key) - number(others[r["seed"]], other_key)
+        number(r, key) - number(others[r["seed"]], key)
         for r in rows
-        if r["seed"] in others and number(r, key) is not None and number(others[r["seed"]], other_key) is not None
+        if r["seed"] in others and number(r, key) is not None and number(others[r["seed"]], key) is not None
     ]
 
 
@@ -81,9 +81,7 @@ def table(rows: list[dict], baseline: str) -> str:
             spread([number(r, "ambiguous_accuracy_with_text") for r in group], ".2f"),
             spread([number(r, "ambiguous_accuracy_without_text") for r in group], ".2f"),
             spread([number(r, "with_text_bleu4") - number(r, "with_text_bleu4_without_text") for r in group], ".1f"),
-            "(baseline)"
-            if setting == baseline
-            else spread(paired(group, base, "with_text_bleu4_without_text", "with_text_bleu4_without_text"), ".1f"),
+            "(baseline)" if setting == baseline else spread(paired(group, base, "with_text_bleu4_without_text"), ".1f"),
             spread([number(r, "with_text_kl") for r in group], ".3f"),
             f"{sum(r['with_text_consistent'] == 'True' for r in group)}/{len(group)}",
         ]
