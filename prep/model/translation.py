@@ -31,11 +31,9 @@ class ModelConfig:
     pose_velocity: bool = True
     pose_positions: bool = False  # False: checkpoints from before the option (training's default is true)
     dropout: float = 0.1
-    # The training split's gloss vocabulary: with one, a CTC head learns to recognise the glosses (an auxiliary
-    # loss, ``ctc_weight``); empty: no head. ``ctc_input``: what the head reads, the pose features ("pose") or
-    # the backbone encoder's output at the pose steps ("encoder"), which has seen the description.
+    # The training split's gloss vocabulary: with one, a CTC head on the pose features learns to recognise the
+    # glosses (an auxiliary loss, ``ctc_weight``); empty: no head.
     glosses: tuple[str, ...] = ()
-    ctc_input: str = "pose"
 
     def __post_init__(self):
         if self.text_tokens and self.fusion != "token":
@@ -122,32 +120,25 @@ class SignTranslationModel(nn.Module):
     ) -> dict:
         """Teacher-forced pass. ``labels`` [B, L] with -100 on padding. Returns loss, logits, the gate and the
         mask of the fused steps, and with a gloss head and the batch's ``glosses``, ``ctc_loss``: the CTC loss of
-        the head's input against the glosses (per gloss, averaged over the videos that have glosses)."""
+        the pose features against the glosses (per gloss, averaged over the videos that have glosses)."""
         pose, pose_mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
         embeds, mask, gate = self._fuse(pose, pose_mask, batch, present, kind, gate_scale)
-        ctc = self.gloss_head is not None and "glosses" in batch
-        if ctc and self.config.ctc_input == "encoder":
-            encoded = self.backbone.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
-            out = self.backbone(encoder_outputs=encoded, attention_mask=mask, labels=labels)
-            ctc_features = encoded.last_hidden_state[:, -pose.shape[1] :]  # the pose steps follow any text steps
-        else:
-            out = self.backbone(inputs_embeds=embeds, attention_mask=mask, labels=labels)
-            ctc_features = pose
+        out = self.backbone(inputs_embeds=embeds, attention_mask=mask, labels=labels)
         loss = F.cross_entropy(
             out.logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
         )
         result = {"loss": loss, "logits": out.logits, "gate": gate, "mask": mask}
-        if ctc:
-            result["ctc_loss"] = self._ctc_loss(ctc_features, pose_mask, batch["glosses"])
+        if self.gloss_head is not None and "glosses" in batch:
+            result["ctc_loss"] = self._ctc_loss(pose, pose_mask, batch["glosses"])
         return result
 
-    def _ctc_loss(self, features: torch.Tensor, mask: torch.Tensor, glosses: list[str]) -> torch.Tensor:
+    def _ctc_loss(self, pose: torch.Tensor, mask: torch.Tensor, glosses: list[str]) -> torch.Tensor:
         ids = [[self._gloss_ids[g] for g in text.split() if g in self._gloss_ids] for text in glosses]
-        lengths = torch.tensor([len(x) for x in ids], device=features.device)
+        lengths = torch.tensor([len(x) for x in ids], device=pose.device)
         if not lengths.any():
-            return features.sum() * 0.0  # no video of the batch has glosses: no signal, and no NaN
-        targets = torch.tensor([i for x in ids for i in x], dtype=torch.long, device=features.device)
-        log_probs = F.log_softmax(self.gloss_head(features).float(), dim=-1).transpose(0, 1)  # [T, B, C]
+            return pose.sum() * 0.0  # no video of the batch has glosses: no signal, and no NaN
+        targets = torch.tensor([i for x in ids for i in x], dtype=torch.long, device=pose.device)
+        log_probs = F.log_softmax(self.gloss_head(pose).float(), dim=-1).transpose(0, 1)  # [T, B, C]
         per_video = F.ctc_loss(
             log_probs, targets, mask.sum(1).long(), lengths, blank=0, reduction="none", zero_infinity=True
         )

@@ -130,7 +130,6 @@ def build_model(
         pose_positions=config["pose_positions"],
         dropout=config["dropout"],
         glosses=gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else (),
-        ctc_input=config["ctc_input"],
     )
     model = SignTranslationModel(backbone, model_config, data.mask_init)
     if data.train_text is not None:  # a resumed run's statistics come back with its weights
