@@ -134,12 +134,9 @@ def extract_command(videos, store_url, storage_options, manifest, glob, fps, ext
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
       mmprep extract CSL-Daily/sentence/frames_512x512 --fps 30 --store csl.zarr
     """
-    if not extraction["scheduler"]:
-        processes.start()  # the local workers' server imports MediaPipe while this process finds the videos
-    found = find_videos(videos, glob)
+    found = find_videos(videos, glob)  # the local workers' server (base.Group) imports MediaPipe meanwhile
     folders = sum(os.path.isdir(v.path) for v in found)
     if folders and not fps:
-        processes.stop()
         raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
     rows = read_manifest(manifest) if manifest else None
     run_extraction(store_url, storage_options, found, rows, fps, **extraction)

@@ -330,3 +330,36 @@ def test_a_dask_cluster_of_worker_processes_writing_to_s3_gives_the_local_result
             np.testing.assert_array_equal(ours, theirs, err_msg=video_id)
         np.testing.assert_array_equal(remote.timestamps(video_id), local.timestamps(video_id))
     assert prep.store.validate(remote) == []
+
+
+WORKER_SERVER_PROBE = """
+import sys, psutil, click
+from prep.extract import processes
+from prep.cli import main
+started, real_start = [], processes.start
+processes.start = lambda *a: (started.append("prep.cli.extract" in sys.modules), real_start(*a))
+try:
+    main(sys.argv[1:], standalone_mode=False)
+except click.ClickException as e:  # what the command tells the user, and its exit status 1 or 2
+    print("error:", e.message)
+print("started", started, "children", len(psutil.Process().children(recursive=True)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "frames", "expected"),
+    [
+        ((), False, "started [False] children 0"),  # before the command's module loads; "no videos" stops it
+        ((), True, "started [False] children 0"),  # frames without --fps: a usage error stops it too
+        (("--scheduler", "tcp://127.0.0.1:9"), False, "started [] children 0"),  # no local cluster
+        (("--help",), False, "started [] children 0"),
+    ],
+)
+def test_extract_starts_its_worker_server_first_and_leaves_nothing_running(tmp_path, extra, frames, expected):
+    videos = tmp_path / "videos"
+    (videos / "clip").mkdir(parents=True)
+    if frames:  # a folder of frames; without one, the command fails with "no videos"
+        (videos / "clip" / "1.png").write_bytes(b"")
+    command = [sys.executable, "-c", WORKER_SERVER_PROBE, "extract", str(videos), "--store", str(tmp_path / "s.zarr")]
+    done = subprocess.run([*command, *extra], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == expected, done.stdout + done.stderr
