@@ -22,6 +22,17 @@ the paired differences A - B and B - pose-only (the design's "no drop without te
 
 --set KEY=VALUE changes a training option of both runs (as `mmprep train --KEY VALUE`), so any configuration
 can be checked. A finished step is not rerun: rerunning with the same --out continues.
+
+--baseline DIR (with --seeds) compares a setting with an earlier benchmark on the same stores, paired by seed:
+
+    python scripts/bench_missing_text.py --seeds 0 1 2 --out bench-out/default
+    python scripts/bench_missing_text.py --seeds 0 1 2 --baseline bench-out/default \
+        --set text_ratio=0.5 --epochs 67 --out bench-out/ratio-0.5
+
+Each seed's store, text encoder, text features and pose-only model are DIR/seed-S's (linked, not rebuilt: the
+store options must be DIR's; the pose-only model was trained with DIR's settings), so only the model with the
+new settings is trained, and OUT/summary.json gets `against_baseline`: every figure minus DIR's, paired by
+seed, with its mean and 95% t-interval.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from prep.train.config import parse_value
 
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 EPOCHS = 100
+STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed")
 
 
 def main() -> None:
@@ -68,8 +80,17 @@ def main() -> None:
         metavar="S",
         help="run the benchmark once per seed, in OUT/seed-S, and summarise: mean and 95%% CI",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="an earlier --seeds benchmark: reuse its stores and pose-only models, and report every figure's "
+        "difference to its model, paired by seed",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.baseline and not args.seeds:
+        parser.error("--baseline needs --seeds: the comparison is paired by seed")
     if not args.seeds:
         run(args, args.out.resolve())
         return
@@ -77,12 +98,21 @@ def main() -> None:
                for seed in args.seeds]  # fmt: skip
     summary = summarize(results)
     path = args.out.resolve() / "summary.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(f"\nover seeds {args.seeds}: mean [95% CI] (t distribution, {len(results) - 1} degrees of freedom)")
-    for key, value in summary["metrics"].items():
+    print_metrics(summary["metrics"])
+    if args.baseline:
+        summary["against_baseline"] = against(results, [read_results(args.baseline, s) for s in args.seeds])
+        print(f"minus the baseline {args.baseline} ({summary['against_baseline']['settings'] or 'defaults'}), "
+              "paired by seed:")  # fmt: skip
+        print_metrics(summary["against_baseline"]["metrics"])
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"  summary: {path}")
+
+
+def print_metrics(metrics: dict) -> None:
+    for key, value in metrics.items():
         if value["mean"] is not None:
             print(f"  {key:34s} {value['mean']:7.2f}  [{value['ci'][0]:7.2f}, {value['ci'][1]:7.2f}]")
-    print(f"  summary: {path}")
 
 
 SUMMARISED = ("pose_only_ceiling", "with_text_ceiling", "pose_only_bleu4", "bleu4_with_text_A", "bleu4_with_text_B",
@@ -90,16 +120,45 @@ SUMMARISED = ("pose_only_ceiling", "with_text_ceiling", "pose_only_bleu4", "bleu
               "pose_only_bleu4_all")  # fmt: skip
 
 
-def summarize(results: list[dict]) -> dict:
-    """Mean and 95% t-interval over seeds of every figure, of its ratio to its ceiling, and of the paired
-    differences that answer the benchmark's questions (A - B, and B - the pose-only baseline)."""
+def figures(results: list[dict]) -> dict[str, list]:
+    """Every figure of the summary, a list over seeds: the results' own, each ratio to its ceiling, and the
+    paired differences that answer the benchmark's questions (A - B, and B - the pose-only baseline)."""
     columns = {key: [r[key] for r in results] for key in SUMMARISED}
     columns["A_over_with_text_ceiling"] = [r["bleu4_with_text_A"] / r["with_text_ceiling"] for r in results]
     columns["pose_only_over_its_ceiling"] = [r["pose_only_bleu4"] / r["pose_only_ceiling"] for r in results]
     columns["A_minus_B"] = [r["bleu4_with_text_A"] - r["bleu4_with_text_B"] for r in results]
     columns["B_minus_pose_only"] = [r["bleu4_with_text_B"] - r["pose_only_bleu4"] for r in results]
+    return columns
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean and 95% t-interval over seeds of every figure."""
+    columns = figures(results)
     return {"seeds": [r["store"]["seed"] for r in results], "metrics": {k: mean_ci(v) for k, v in columns.items()},
             "per_seed": columns}  # fmt: skip
+
+
+def against(results: list[dict], baseline: list[dict]) -> dict:
+    """Every figure of ``results`` minus the ``baseline``'s, paired by seed (the same stores), with the mean and
+    95% t-interval of the differences. The stores' own figures (the ceilings) are left out: they are equal."""
+    for new, old in zip(results, baseline, strict=True):
+        if new["store"] != old["store"]:
+            raise SystemExit(f"the baseline's store {old['store']} is not this one's {new['store']}")
+    ours, theirs = figures(results), figures(baseline)
+    differences = {
+        key: [None if a is None or b is None else a - b for a, b in zip(ours[key], theirs[key], strict=True)]
+        for key in ours
+        if key not in ("pose_only_ceiling", "with_text_ceiling")
+    }
+    return {"settings": baseline[0]["settings"], "metrics": {k: mean_ci(v) for k, v in differences.items()},
+            "per_seed": differences}  # fmt: skip
+
+
+def read_results(baseline: Path, seed: int) -> dict:
+    path = baseline.resolve() / f"seed-{seed}" / "results.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run the baseline benchmark with seed {seed} first")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def mean_ci(values: list) -> dict:
@@ -136,6 +195,13 @@ def run(args: argparse.Namespace, out: Path) -> dict:
             raise SystemExit(f"{step} failed (exit status {process.returncode}): {commands}")
         seconds[step] = round(time.perf_counter() - started, 1)
 
+    if args.baseline:  # its store, text encoder, features and pose-only model, linked
+        source = args.baseline.resolve() / f"seed-{args.seed}"
+        if read_results(args.baseline, args.seed)["store"] != {k: getattr(args, k) for k in STORE_OPTIONS}:
+            raise SystemExit(f"{source} was made with other store options than these: give the baseline's")
+        for name in ("synth.zarr", "synth.done", "encoder", "encoded.done", "mask.done", "pose-only"):
+            if not (out / name).exists():
+                (out / name).symlink_to(source / name)
     store = out / "synth.zarr"
     mmprep("synth", "synth", store, "--videos", args.videos, "--vocab", args.vocab, "--ambiguous-pairs",
            args.ambiguous_pairs, "--text-ratio", args.text_ratio, "--text-info", args.text_info, "--splits",
@@ -148,7 +214,8 @@ def run(args: argparse.Namespace, out: Path) -> dict:
         build_tiny_mt5(sentences, encoder, vocab_size=300, d_model=64, seed=args.seed)
     mmprep("encode-text", "encode-text", "--store", store, "--model", encoder, done=out / "encoded.done")
     (out / "encoded.done").touch()
-    mmprep("init-mask", "init-mask", "--store", store)
+    mmprep("init-mask", "init-mask", "--store", store, done=out / "mask.done")
+    (out / "mask.done").touch()
 
     options = ["--backbone", "tiny", "--epochs", args.epochs, "--seed", args.seed]
     for item in args.set:
@@ -178,10 +245,7 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     model, baseline = reports["model"]["text_effect"], reports["pose-only"]["text_effect"]
     ceilings = model["ceilings"]
     results = {
-        "store": {
-            k: getattr(args, k)
-            for k in ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed")
-        },
+        "store": {k: getattr(args, k) for k in STORE_OPTIONS},
         "split": args.split,
         "n_with_text": model["n"],
         "pose_only_ceiling": ceilings["pose_only_bleu4"],

@@ -1,0 +1,46 @@
+"""scripts/bench_missing_text.py's comparison with a baseline benchmark: differences paired by seed."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+BENCH = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "bench_missing_text.py"))
+
+
+def result(seed: int, a: float, b: float, pose_only: float, accuracy_a: float, settings=()) -> dict:
+    return {
+        "store": {"videos": 1200, "seed": seed},
+        "settings": list(settings),
+        "pose_only_ceiling": 55.0 + seed,
+        "with_text_ceiling": 90.0 - seed,
+        "pose_only_bleu4": pose_only,
+        "bleu4_with_text_A": a,
+        "bleu4_with_text_B": b,
+        "ambiguous_accuracy_A": accuracy_a,
+        "ambiguous_accuracy_B": 0.5,
+        "pose_only_ambiguous_accuracy": 0.5,
+        "bleu4_all_A": a,
+        "pose_only_bleu4_all": pose_only,
+    }
+
+
+def test_against_pairs_every_figure_by_seed_and_leaves_the_ceilings_out():
+    baseline = [result(0, 70.0, 45.0, 44.0, 0.80), result(1, 60.0, 40.0, 41.0, 0.70), result(2, 80.0, 50.0, 47.0, 0.9)]
+    new = [result(0, 74.0, 46.0, 44.0, 0.86), result(1, 63.0, 40.0, 41.0, 0.75), result(2, 82.0, 47.0, 47.0, 0.9)]
+    compared = BENCH["against"](new, baseline)
+    assert compared["per_seed"]["bleu4_with_text_A"] == [4.0, 3.0, 2.0]
+    assert compared["per_seed"]["B_minus_pose_only"] == [1.0, 0.0, -3.0]  # (B - pose-only) new minus baseline
+    assert compared["per_seed"]["A_over_with_text_ceiling"] == pytest.approx([4 / 90, 3 / 89, 2 / 88])
+    assert compared["metrics"]["bleu4_with_text_A"]["mean"] == pytest.approx(3.0)
+    low, high = compared["metrics"]["bleu4_with_text_A"]["ci"]
+    assert low == pytest.approx(3.0 - 4.303 * 1.0 / 3**0.5, abs=1e-3) and high > 3.0  # t(2) = 4.303, sd 1
+    assert "with_text_ceiling" not in compared["metrics"] and "pose_only_ceiling" not in compared["metrics"]
+    assert compared["metrics"]["pose_only_bleu4"] == {"mean": 0.0, "ci": [0.0, 0.0]}
+
+
+def test_against_refuses_a_baseline_made_on_other_stores():
+    with pytest.raises(SystemExit, match="store"):
+        BENCH["against"]([result(0, 1.0, 1.0, 1.0, 0.5)], [{**result(0, 1.0, 1.0, 1.0, 0.5), "store": {"seed": 1}}])
