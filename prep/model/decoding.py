@@ -50,14 +50,14 @@ def generate(model, batch: dict, members: list[dict], **generate_kwargs) -> torc
     if len(members) == 1:
         return model.generate(batch, **members[0], **generate_kwargs)
     fused = [model.fuse(batch, **member) for member in members]
-    embeds = torch.cat([embeds for embeds, _, _ in fused])
-    mask = torch.cat([mask for _, mask, _ in fused])
-    out = model.backbone.generate(
-        inputs_embeds=embeds,
-        attention_mask=mask,
-        logits_processor=LogitsProcessorList([AverageMembers(len(members))]),
-        **generate_kwargs,
-    )
+    prior = None if fused[0].prior is None else torch.cat([f.prior for f in fused])
+    with model.logit_bias(prior):
+        out = model.backbone.generate(
+            inputs_embeds=torch.cat([f.embeds for f in fused]),
+            attention_mask=torch.cat([f.mask for f in fused]),
+            logits_processor=LogitsProcessorList([AverageMembers(len(members))]),
+            **generate_kwargs,
+        )
     return out[: len(batch["has_text"])]
 
 

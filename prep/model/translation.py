@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +26,7 @@ class ModelConfig:
     placeholder_kinds: tuple[str, ...] = ()
     fusion: str = "token"
     text_tokens: bool = False  # token fusion: the description's per-token features as more input steps
+    text_prior: bool = False  # a word prior from the text vector, added to the output logits
     gate_bias: float = -4.0
     noise_scale: float = 0.1
     pose_layers: int = 2
@@ -55,10 +59,26 @@ class ModelConfig:
         return cls(**{**values, **tuples})
 
 
+class Fused(NamedTuple):
+    """What the model gives the backbone for a batch."""
+
+    embeds: torch.Tensor  # [B, T', d] the input steps
+    mask: torch.Tensor  # [B, T'] which steps are real
+    gate: torch.Tensor  # the gate (gated fusion) or the text step's share of the input (token fusion)
+    prior: torch.Tensor | None  # [B, V] the text prior's logits, or None without one
+
+
 class SignTranslationModel(nn.Module):
     """Pose features fused with the (standardised) text, fed to the backbone as ``inputs_embeds``.
 
     The backbone is any Hugging Face encoder-decoder taking ``inputs_embeds`` (mT5 here).
+
+    With ``text_prior``, the text vector also reaches the output directly: a learned projection to the
+    backbone's width, then the backbone's own output layer, gives a bias over the vocabulary that is added to
+    the logits of every decoding step. It is a bag-of-words path: the words a description names can be made
+    likelier wherever the poses leave the choice open (two words with one sign). The projection starts at zero
+    (the model starts as without the prior), a zero placeholder gives no prior, and ``gate_scale`` scales it
+    like the text's way in.
     """
 
     def __init__(self, backbone: nn.Module, config: ModelConfig, mask_init: torch.Tensor | None = None):
@@ -83,6 +103,9 @@ class SignTranslationModel(nn.Module):
         else:
             self.fusion = TokenFusion(d_model, config.text_dim, config.indicator, config.text_tokens)
         self.backbone = backbone
+        self.text_prior = nn.Linear(config.text_dim, d_model, bias=False) if config.text_prior else None
+        if self.text_prior is not None:
+            nn.init.zeros_(self.text_prior.weight)
         self.gloss_head = nn.Linear(d_model, len(config.glosses) + 1) if config.glosses else None  # 0: CTC blank
         self._gloss_ids = {gloss: i + 1 for i, gloss in enumerate(config.glosses)}
 
@@ -92,22 +115,47 @@ class SignTranslationModel(nn.Module):
         present: torch.Tensor | None = None,
         kind: str | None = None,
         gate_scale: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The backbone's input for a collated batch: (inputs_embeds [B, T', d], attention mask [B, T'], gate);
-        T' is T divided by the pose encoder's stride (plus the text step of token fusion).
+    ) -> Fused:
+        """The backbone's input for a collated batch; T' is T divided by the pose encoder's stride (plus the
+        text steps of token fusion).
 
         ``present`` overrides which samples count as having text (text dropout, scenario B of the
         consistency check); ``kind`` overrides the placeholder; ``gate_scale`` [B] scales the gate."""
         pose, mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
         return self._fuse(pose, mask, batch, present, kind, gate_scale)
 
-    def _fuse(self, pose, mask, batch, present, kind, gate_scale):
+    def _fuse(self, pose, mask, batch, present, kind, gate_scale) -> Fused:
         present = batch["has_text"] if present is None else present
         text = self.placeholder(batch["text"].to(pose.dtype), present, kind)
         if self.config.text_tokens:
             tokens = batch.get("text_tokens")
-            return self.fusion(pose, mask, text, present, gate_scale, tokens, batch.get("text_token_mask"))
-        return self.fusion(pose, mask, text, present, gate_scale)
+            fused = self.fusion(pose, mask, text, present, gate_scale, tokens, batch.get("text_token_mask"))
+        else:
+            fused = self.fusion(pose, mask, text, present, gate_scale)
+        prior = None
+        if self.text_prior is not None:
+            prior = F.linear(self.text_prior(text), self.backbone.get_output_embeddings().weight)
+            if gate_scale is not None:
+                prior = prior * gate_scale.to(prior.dtype)[:, None]
+        return Fused(*fused, prior)
+
+    @contextmanager
+    def logit_bias(self, bias: torch.Tensor | None) -> Iterator[None]:
+        """Inside the block, the backbone's output logits get ``bias`` [N, V] added (the text prior), for
+        teacher forcing and ``generate`` alike. ``generate`` repeats each input row for its beams, one after
+        the other, and so is each row of ``bias`` repeated."""
+        if bias is None:
+            yield
+            return
+
+        def add(module, inputs, logits):
+            return logits + bias.to(logits.dtype).repeat_interleave(logits.shape[0] // bias.shape[0], 0)[:, None]
+
+        handle = self.backbone.get_output_embeddings().register_forward_hook(add)
+        try:
+            yield
+        finally:
+            handle.remove()
 
     def forward(
         self,
@@ -122,12 +170,13 @@ class SignTranslationModel(nn.Module):
         mask of the fused steps, and with a gloss head and the batch's ``glosses``, ``ctc_loss``: the CTC loss of
         the pose features against the glosses (per gloss, averaged over the videos that have glosses)."""
         pose, pose_mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
-        embeds, mask, gate = self._fuse(pose, pose_mask, batch, present, kind, gate_scale)
-        out = self.backbone(inputs_embeds=embeds, attention_mask=mask, labels=labels)
+        fused = self._fuse(pose, pose_mask, batch, present, kind, gate_scale)
+        with self.logit_bias(fused.prior):
+            out = self.backbone(inputs_embeds=fused.embeds, attention_mask=fused.mask, labels=labels)
         loss = F.cross_entropy(
             out.logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
         )
-        result = {"loss": loss, "logits": out.logits, "gate": gate, "mask": mask}
+        result = {"loss": loss, "logits": out.logits, "gate": fused.gate, "mask": fused.mask}
         if self.gloss_head is not None and "glosses" in batch:
             result["ctc_loss"] = self._ctc_loss(pose, pose_mask, batch["glosses"])
         return result
@@ -155,5 +204,6 @@ class SignTranslationModel(nn.Module):
         **generate_kwargs,
     ) -> torch.Tensor:
         """Token ids decoded by the backbone's ``generate`` on the fused embeddings."""
-        embeds, mask, _ = self.fuse(batch, present, kind, gate_scale)
-        return self.backbone.generate(inputs_embeds=embeds, attention_mask=mask, **generate_kwargs)
+        fused = self.fuse(batch, present, kind, gate_scale)
+        with self.logit_bias(fused.prior):
+            return self.backbone.generate(inputs_embeds=fused.embeds, attention_mask=fused.mask, **generate_kwargs)

@@ -18,6 +18,7 @@ PARTS = {
     "gate": ("fusion.gate.",),
     "no_text_embedding": ("fusion.missing",),
     "gloss_head": ("gloss_head.",),
+    "text_prior": ("text_prior.",),
     "mask_embedding": ("placeholder.mask",),
     "backbone_encoder": ("backbone.encoder.",),
     "backbone_decoder": ("backbone.decoder.",),
@@ -40,10 +41,11 @@ def grad_norms(model: SignTranslationModel) -> dict[str, float]:
 
 
 def _text_path_gradient(model: SignTranslationModel) -> float:
-    """Gradient reaching the placeholder's path: the text projection and (gated fusion) the gate's text inputs."""
+    """Gradient reaching the placeholder's path: the text projections (fusion, text prior) and (gated fusion) the
+    gate's text inputs."""
     d = model.backbone.config.d_model
-    projection = model.fusion.text_proj.weight.grad
-    total = 0.0 if projection is None else float(projection.abs().sum())
+    projections = [model.fusion.text_proj] + ([model.text_prior] if model.text_prior is not None else [])
+    total = sum(float(p.weight.grad.abs().sum()) for p in projections if p.weight.grad is not None)
     gate = getattr(model.fusion, "gate", None)
     if gate is not None and gate.weight.grad is not None:
         total += float(gate.weight.grad[:, d : 2 * d].abs().sum())

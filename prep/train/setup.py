@@ -121,6 +121,7 @@ def build_model(
         placeholder_kinds=schedule.kinds if schedule else (),
         fusion=config["fusion"],
         text_tokens=data.text_tokens,
+        text_prior=config["text_prior"],
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],

@@ -173,10 +173,10 @@ def test_ensemble_averages_the_members_probabilities_at_every_step(trained_run):
     with torch.no_grad():
         for _ in range(steps):
             probs = [
-                run.model.backbone(inputs_embeds=e, attention_mask=mask, decoder_input_ids=tokens)
+                run.model.backbone(inputs_embeds=f.embeds, attention_mask=f.mask, decoder_input_ids=tokens)
                 .logits[:, -1]
                 .softmax(-1)
-                for e, mask, _ in fused
+                for f in fused
             ]
             singles.append([p.argmax(-1) for p in probs])
             tokens = torch.cat([tokens, torch.stack(probs).mean(0).argmax(-1, keepdim=True)], dim=1)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from train_helpers import tiny_backbone
+from transformers import LogitsProcessor, LogitsProcessorList
 
+from prep.model import decoding
+from prep.model.decoding import AverageMembers
 from prep.model.fusion import GatedFusion, TextPlaceholder, TokenFusion
 from prep.model.pose_encoder import PoseEncoder
 from prep.model.strategies import PlaceholderSchedule, TextDropout
@@ -186,10 +189,10 @@ def test_schedule_switches_on_epoch_boundaries():
 def test_scenario_b_uses_the_placeholder_even_with_text():
     model = model_for("mask+indicator").eval()
     batch = make_batch(has_text=(True, True, True, True))
-    a, _, _ = model.fuse(batch)
-    b, _, _ = model.fuse(batch, present=torch.zeros(4, dtype=torch.bool))
+    a = model.fuse(batch).embeds
+    b = model.fuse(batch, present=torch.zeros(4, dtype=torch.bool)).embeds
     none_text = dict(batch, text=torch.zeros_like(batch["text"]), has_text=torch.zeros(4, dtype=torch.bool))
-    c, _, _ = model.fuse(none_text)
+    c = model.fuse(none_text).embeds
     torch.testing.assert_close(b, c)  # the real text is ignored entirely in scenario B
     assert not torch.allclose(a, b)
 
@@ -243,3 +246,67 @@ def test_position_encodings_tell_the_steps_of_a_still_video_apart():
         steps, _ = encoder(still["keypoints"], still["conf"], still["mask"])
         middle = steps[0, 4:8]
         assert torch.allclose(middle, middle[:1].expand_as(middle), atol=1e-5) is not positions
+
+
+class AddPrior(LogitsProcessor):
+    """The text prior by the book, for comparison: each row's next-token log-probabilities from its logits plus
+    the prior (rows of ``prior`` repeated for the beams)."""
+
+    def __init__(self, prior: torch.Tensor):
+        self.prior = prior
+
+    def __call__(self, input_ids, scores):
+        prior = self.prior.repeat_interleave(scores.shape[0] // self.prior.shape[0], 0)
+        return (scores.float() + prior).log_softmax(-1)
+
+
+def test_text_prior_starts_at_zero_and_learns_which_word_the_text_names():
+    model = model_for("zero", text_prior=True)
+    batch = make_batch(has_text=(True, True, True, True))
+    batch["text"] = torch.tensor([[3.0] + [0.0] * (DT - 1), [-3.0] + [0.0] * (DT - 1)]).repeat(2, 1)
+    assert torch.count_nonzero(model.fuse(batch).prior) == 0  # the model starts as the one without a prior
+    # The first token is 5 where the text says +, 6 where it says -; the poses cannot tell (all the same).
+    batch["keypoints"] = torch.zeros_like(batch["keypoints"])
+    targets = torch.tensor([[5, 1], [6, 1], [5, 1], [6, 1]])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(40):
+        optimizer.zero_grad()
+        model(batch, targets)["loss"].backward()
+        optimizer.step()
+    prior = model.eval().fuse(batch).prior
+    assert (prior[[0, 2], 5] > prior[[0, 2], 6]).all() and (prior[[1, 3], 6] > prior[[1, 3], 5]).all()
+    # No prior from the zero placeholder (a video without text); gate_scale scales it as it scales the text.
+    missing = model.fuse(batch, present=torch.tensor([True, False, True, False]), gate_scale=torch.full((4,), 0.5))
+    assert torch.count_nonzero(missing.prior[[1, 3]]) == 0
+    torch.testing.assert_close(missing.prior[[0, 2]], prior[[0, 2]] * 0.5)
+    assert ModelConfig.from_dict(model.config.to_dict()).text_prior
+
+
+def test_text_prior_reaches_teacher_forcing_and_every_decoding_path():
+    model = model_for("mask", text_prior=True).eval()
+    torch.nn.init.normal_(model.text_prior.weight, std=2.0)  # a prior that changes the outputs
+    batch = make_batch()
+    fused = model.fuse(batch)
+    plain = model.backbone(inputs_embeds=fused.embeds, attention_mask=fused.mask, labels=labels())
+    torch.testing.assert_close(model(batch, labels())["logits"], plain.logits + fused.prior[:, None])
+    settings = {"max_new_tokens": 6, "do_sample": False}
+    for beams in (1, 3):
+        ours = decoding.generate(model, batch, [{}], num_beams=beams, **settings)
+        by_the_book = model.backbone.generate(
+            inputs_embeds=fused.embeds, attention_mask=fused.mask, num_beams=beams,
+            logits_processor=LogitsProcessorList([AddPrior(fused.prior)]), **settings,
+        )  # fmt: skip
+        assert torch.equal(ours, by_the_book)
+        without = model.backbone.generate(inputs_embeds=fused.embeds, attention_mask=fused.mask, num_beams=beams,
+                                          **settings)  # fmt: skip
+        assert not torch.equal(ours, without)  # not vacuous: the prior changed the translations
+    # The ensemble: every member's logits get its own prior before the members' probabilities are averaged.
+    members = [{}, {"kind": "zero", "present": torch.zeros(4, dtype=torch.bool)}]
+    ours = decoding.generate(model, batch, members, num_beams=2, **settings)
+    parts = [model.fuse(batch, **member) for member in members]
+    by_the_book = model.backbone.generate(
+        inputs_embeds=torch.cat([p.embeds for p in parts]), attention_mask=torch.cat([p.mask for p in parts]),
+        num_beams=2, **settings,
+        logits_processor=LogitsProcessorList([AddPrior(torch.cat([p.prior for p in parts])), AverageMembers(2)]),
+    )[:4]  # fmt: skip
+    assert torch.equal(ours, by_the_book)
