@@ -79,7 +79,7 @@ def load_export(folder: str | Path, device: str = "auto", need_mask: bool = Fals
         weights = load_file(folder / WEIGHTS)
     except (SafetensorError, OSError) as e:
         raise InputError(f"{folder / WEIGHTS}: not a readable safetensors file ({e}); export the model again") from e
-    config = ModelConfig(**{**spec["model"], "placeholder_kinds": tuple(spec["model"]["placeholder_kinds"])})
+    config = ModelConfig.from_dict(spec["model"])
     store_mask = weights.pop(STORE_MASK, None)
     mask = torch.zeros(config.text_dim) if "mask" in config.placeholder_kinds else None  # replaced by the weights
     model = SignTranslationModel(backbone, config, mask)
