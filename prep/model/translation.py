@@ -26,7 +26,7 @@ class ModelConfig:
     placeholder_kinds: tuple[str, ...] = ()
     fusion: str = "token"
     text_tokens: bool = False  # token fusion: the description's per-token features as more input steps
-    text_prior: bool = False  # a word prior from the text vector, added to the output logits
+    text_prior: bool = False  # a word prior on the output logits; False: checkpoints from before the option
     gate_bias: float = -4.0
     noise_scale: float = 0.1
     pose_layers: int = 2
