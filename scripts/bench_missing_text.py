@@ -200,7 +200,7 @@ def run(args: argparse.Namespace, out: Path) -> dict:
         if read_results(args.baseline, args.seed)["store"] != {k: getattr(args, k) for k in STORE_OPTIONS}:
             raise SystemExit(f"{source} was made with other store options than these: give the baseline's")
         for name in ("synth.zarr", "synth.done", "encoder", "encoded.done", "mask.done", "pose-only"):
-            if not (out / name).exists():
+            if not os.path.lexists(out / name):  # a link to what the baseline has not made yet is kept too
                 (out / name).symlink_to(source / name)
     store = out / "synth.zarr"
     mmprep("synth", "synth", store, "--videos", args.videos, "--vocab", args.vocab, "--ambiguous-pairs",
