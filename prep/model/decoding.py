@@ -50,12 +50,12 @@ def generate(model, batch: dict, members: list[dict], **generate_kwargs) -> torc
     if len(members) == 1:
         return model.generate(batch, **members[0], **generate_kwargs)
     fused = [model.fuse(batch, **member) for member in members]
-    prior = None if fused[0].prior is None else torch.cat([f.prior for f in fused])
-    with model.logit_bias(prior):
+    stacked = fused[0]._make(None if parts[0] is None else torch.cat(parts) for parts in zip(*fused, strict=True))
+    with model.logit_bias(stacked.prior):
         out = model.backbone.generate(
-            inputs_embeds=torch.cat([f.embeds for f in fused]),
-            attention_mask=torch.cat([f.mask for f in fused]),
-            logits_processor=LogitsProcessorList([AverageMembers(len(members))]),
+            inputs_embeds=stacked.embeds,
+            attention_mask=stacked.mask,
+            logits_processor=LogitsProcessorList([*model.processors(stacked), AverageMembers(len(members))]),
             **generate_kwargs,
         )
     return out[: len(batch["has_text"])]

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from .fusion import GatedFusion, TextPlaceholder, TokenFusion, split_placeholder
 from .pose_encoder import PoseEncoder
@@ -27,6 +28,7 @@ class ModelConfig:
     fusion: str = "token"
     text_tokens: bool = False  # token fusion: the description's per-token features as more input steps
     text_prior: bool = False  # a word prior on the output logits; False: checkpoints from before the option
+    prior_coverage: bool = False  # with the prior: a word already said counts less (False: older checkpoints)
     gate_bias: float = -4.0
     noise_scale: float = 0.1
     pose_layers: int = 2
@@ -42,6 +44,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.text_tokens and self.fusion != "token":
             raise ValueError("per-token text features (text_tokens) need token fusion (--fusion token)")
+        if self.prior_coverage and not self.text_prior:
+            raise ValueError("prior coverage (prior_coverage) needs the text prior (text_prior)")
         base, _ = split_placeholder(self.placeholder)
         self.placeholder_kinds = tuple(dict.fromkeys((base, *self.placeholder_kinds)))
 
@@ -66,6 +70,22 @@ class Fused(NamedTuple):
     mask: torch.Tensor  # [B, T'] which steps are real
     gate: torch.Tensor  # the gate (gated fusion) or the text step's share of the input (token fusion)
     prior: torch.Tensor | None  # [B, V] the text prior's logits, or None without one
+    coverage: torch.Tensor | None  # [B] what each token already said takes off its own score, or None
+
+
+class CoveragePenalty(LogitsProcessor):
+    """Lowers each token's score by ``coverage`` (one value per row of the batch, repeated for the beams) for
+    every time the token has been said already; the result is renormalised to log-probabilities, so in beam
+    search (which passes log-probabilities) it equals log_softmax(logits - penalty), as in training."""
+
+    def __init__(self, coverage: torch.Tensor):
+        self.coverage = coverage
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        said = input_ids[:, 1:]  # position 0 is the decoder's start token
+        coverage = self.coverage.to(scores.dtype).repeat_interleave(scores.shape[0] // self.coverage.shape[0], 0)
+        penalty = coverage[:, None].expand_as(said)
+        return scores.scatter_add(1, said, -penalty).log_softmax(-1)
 
 
 class SignTranslationModel(nn.Module):
@@ -79,6 +99,12 @@ class SignTranslationModel(nn.Module):
     likelier wherever the poses leave the choice open (two words with one sign). The projection starts at zero
     (the model starts as without the prior), a zero placeholder gives no prior, and ``gate_scale`` scales it
     like the text's way in.
+
+    With ``prior_coverage`` (which needs the prior), a video's description also counts down: at every step each
+    token already said loses a learned amount (zero at the start) of its score, once per time said. A bag of
+    words cannot say "one of each": where a sentence has both words of a pair, the prior makes both likely at
+    both places, and the first one said should no longer be favoured at the second. Only videos with text get
+    it (a placeholder names nothing), scaled by ``gate_scale`` like the prior.
     """
 
     def __init__(self, backbone: nn.Module, config: ModelConfig, mask_init: torch.Tensor | None = None):
@@ -106,6 +132,7 @@ class SignTranslationModel(nn.Module):
         self.text_prior = nn.Linear(config.text_dim, d_model, bias=False) if config.text_prior else None
         if self.text_prior is not None:
             nn.init.zeros_(self.text_prior.weight)
+        self.prior_coverage = nn.Parameter(torch.zeros(())) if config.prior_coverage else None
         self.gloss_head = nn.Linear(d_model, len(config.glosses) + 1) if config.glosses else None  # 0: CTC blank
         self._gloss_ids = {gloss: i + 1 for i, gloss in enumerate(config.glosses)}
 
@@ -132,12 +159,28 @@ class SignTranslationModel(nn.Module):
             fused = self.fusion(pose, mask, text, present, gate_scale, tokens, batch.get("text_token_mask"))
         else:
             fused = self.fusion(pose, mask, text, present, gate_scale)
-        prior = None
+        prior = coverage = None
+        scale = torch.ones_like(present, dtype=text.dtype) if gate_scale is None else gate_scale.to(text.dtype)
         if self.text_prior is not None:
-            prior = F.linear(self.text_prior(text), self.backbone.get_output_embeddings().weight)
-            if gate_scale is not None:
-                prior = prior * gate_scale.to(prior.dtype)[:, None]
-        return Fused(*fused, prior)
+            prior = F.linear(self.text_prior(text), self.backbone.get_output_embeddings().weight) * scale[:, None]
+        if self.prior_coverage is not None:
+            coverage = self.prior_coverage * present.to(text.dtype) * scale
+        return Fused(*fused, prior, coverage)
+
+    @staticmethod
+    def cover(logits: torch.Tensor, labels: torch.Tensor, coverage: torch.Tensor | None) -> torch.Tensor:
+        """Teacher-forced logits [B, L, V] with ``CoveragePenalty``: at step t, each token of ``labels`` before t
+        takes ``coverage`` off its own score."""
+        if coverage is None:
+            return logits
+        steps = labels.shape[1]
+        said = labels.clamp(min=0)[:, None, :].expand(-1, steps, -1)  # [B, t, s]: the token said at s
+        before = torch.ones(steps, steps, dtype=logits.dtype, device=logits.device).tril(-1)  # s < t
+        return logits.scatter_add(2, said, -coverage.to(logits.dtype)[:, None, None] * before)
+
+    def processors(self, fused: Fused) -> LogitsProcessorList:
+        """The logits processors ``generate`` needs for ``fused`` (the coverage penalty, where there is one)."""
+        return LogitsProcessorList([] if fused.coverage is None else [CoveragePenalty(fused.coverage)])
 
     @contextmanager
     def logit_bias(self, bias: torch.Tensor | None) -> Iterator[None]:
@@ -173,10 +216,11 @@ class SignTranslationModel(nn.Module):
         fused = self._fuse(pose, pose_mask, batch, present, kind, gate_scale)
         with self.logit_bias(fused.prior):
             out = self.backbone(inputs_embeds=fused.embeds, attention_mask=fused.mask, labels=labels)
+        logits = self.cover(out.logits, labels, fused.coverage)
         loss = F.cross_entropy(
-            out.logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
+            logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
         )
-        result = {"loss": loss, "logits": out.logits, "gate": fused.gate, "mask": fused.mask}
+        result = {"loss": loss, "logits": logits, "gate": fused.gate, "mask": fused.mask}
         if self.gloss_head is not None and "glosses" in batch:
             result["ctc_loss"] = self._ctc_loss(pose, pose_mask, batch["glosses"])
         return result
@@ -206,4 +250,9 @@ class SignTranslationModel(nn.Module):
         """Token ids decoded by the backbone's ``generate`` on the fused embeddings."""
         fused = self.fuse(batch, present, kind, gate_scale)
         with self.logit_bias(fused.prior):
-            return self.backbone.generate(inputs_embeds=fused.embeds, attention_mask=fused.mask, **generate_kwargs)
+            return self.backbone.generate(
+                inputs_embeds=fused.embeds,
+                attention_mask=fused.mask,
+                logits_processor=self.processors(fused),
+                **generate_kwargs,
+            )

@@ -19,6 +19,7 @@ PARTS = {
     "no_text_embedding": ("fusion.missing",),
     "gloss_head": ("gloss_head.",),
     "text_prior": ("text_prior.",),
+    "prior_coverage": ("prior_coverage",),
     "mask_embedding": ("placeholder.mask",),
     "backbone_encoder": ("backbone.encoder.",),
     "backbone_decoder": ("backbone.decoder.",),
@@ -46,6 +47,8 @@ def _text_path_gradient(model: SignTranslationModel) -> float:
     d = model.backbone.config.d_model
     projections = [model.fusion.text_proj] + ([model.text_prior] if model.text_prior is not None else [])
     total = sum(float(p.weight.grad.abs().sum()) for p in projections if p.weight.grad is not None)
+    if model.prior_coverage is not None and model.prior_coverage.grad is not None:
+        total += float(model.prior_coverage.grad.abs())
     gate = getattr(model.fusion, "gate", None)
     if gate is not None and gate.weight.grad is not None:
         total += float(gate.weight.grad[:, d : 2 * d].abs().sum())

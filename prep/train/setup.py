@@ -122,6 +122,7 @@ def build_model(
         fusion=config["fusion"],
         text_tokens=data.text_tokens,
         text_prior=config["text_prior"],
+        prior_coverage=config["prior_coverage"],
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],

@@ -310,3 +310,85 @@ def test_text_prior_reaches_teacher_forcing_and_every_decoding_path():
         logits_processor=LogitsProcessorList([AddPrior(torch.cat([p.prior for p in parts])), AverageMembers(2)]),
     )[:4]  # fmt: skip
     assert torch.equal(ours, by_the_book)
+
+
+class PriorAndCoverage(LogitsProcessor):
+    """The coverage penalty by the book: the prior added, then each token said so far (after the start token)
+    lowers its own score by the row's coverage, once per time said."""
+
+    def __init__(self, prior: torch.Tensor, coverage: torch.Tensor):
+        self.prior, self.coverage = prior, coverage
+
+    def __call__(self, input_ids, scores):
+        beams = scores.shape[0] // self.prior.shape[0]
+        scores = scores.float() + self.prior.repeat_interleave(beams, 0)
+        for row, said in enumerate(input_ids[:, 1:].tolist()):
+            for token in said:
+                scores[row, token] -= self.coverage[row // beams]
+        return scores.log_softmax(-1)
+
+
+def coverage_model() -> SignTranslationModel:
+    model = model_for("mask", text_prior=True, prior_coverage=True).eval()
+    torch.nn.init.normal_(model.text_prior.weight, std=2.0)
+    with torch.no_grad():
+        model.prior_coverage.fill_(3.0)  # large enough to change what is said
+    return model
+
+
+def test_prior_coverage_starts_at_zero_and_counts_only_videos_with_text():
+    model = model_for("mask", text_prior=True, prior_coverage=True).eval()
+    batch = make_batch()
+    plain = model_for("mask", text_prior=True).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if k != "prior_coverage"})
+    torch.testing.assert_close(model(batch, labels())["logits"], plain(batch, labels())["logits"])  # starts as without
+    model(batch, labels())["loss"].backward()
+    assert model.prior_coverage.grad != 0
+    model.zero_grad()
+    model(batch, labels(), present=torch.zeros(4, dtype=torch.bool))["loss"].backward()
+    assert model.prior_coverage.grad == 0  # no text, no coverage: a placeholder names nothing
+    fused = coverage_model().fuse(batch, gate_scale=torch.full((4,), 0.5))
+    torch.testing.assert_close(fused.coverage, torch.tensor([1.5, 0.0, 1.5, 0.0]))
+    with pytest.raises(ValueError, match="needs the text prior"):
+        ModelConfig(P, DT, prior_coverage=True)
+
+
+def test_prior_coverage_is_the_same_rule_in_training_and_in_every_decoding_path():
+    model = coverage_model()
+    batch = make_batch()
+    fused = model.fuse(batch)
+    # Teacher forcing: at step t every label before t takes the row's coverage off its own score.
+    plain = model.backbone(inputs_embeds=fused.embeds, attention_mask=fused.mask, labels=labels()).logits
+    expected = plain + fused.prior[:, None]
+    for row, said in enumerate(labels().tolist()):
+        for t in range(len(said)):
+            for token in said[:t]:
+                expected[row, t, max(token, 0)] -= fused.coverage[row]
+    torch.testing.assert_close(model(batch, labels())["logits"], expected)
+    settings = {"max_new_tokens": 6, "do_sample": False}
+    # Greedy decoding (with the cache) says what teacher forcing on its own output would pick at every step.
+    greedy = decoding.generate(model, batch, [{}], num_beams=1, **settings)
+    said = greedy[:, 1:].masked_fill(greedy[:, 1:] == 0, -100)
+    forced = model(batch, said)["logits"].argmax(-1)
+    assert torch.equal(forced[said != -100], said[said != -100])
+    for beams in (1, 3):
+        ours = decoding.generate(model, batch, [{}], num_beams=beams, **settings)
+        by_the_book = model.backbone.generate(
+            inputs_embeds=fused.embeds, attention_mask=fused.mask, num_beams=beams,
+            logits_processor=LogitsProcessorList([PriorAndCoverage(fused.prior, fused.coverage)]), **settings,
+        )  # fmt: skip
+        assert torch.equal(ours, by_the_book)
+        no_coverage = model.backbone.generate(
+            inputs_embeds=fused.embeds, attention_mask=fused.mask, num_beams=beams,
+            logits_processor=LogitsProcessorList([AddPrior(fused.prior)]), **settings,
+        )  # fmt: skip
+        assert not torch.equal(ours, no_coverage)  # not vacuous: the coverage changed the translations
+    members = [{}, {"kind": "zero", "present": torch.zeros(4, dtype=torch.bool)}]
+    ours = decoding.generate(model, batch, members, num_beams=2, **settings)
+    parts = [model.fuse(batch, **member) for member in members]
+    reference = PriorAndCoverage(torch.cat([p.prior for p in parts]), torch.cat([p.coverage for p in parts]))
+    by_the_book = model.backbone.generate(
+        inputs_embeds=torch.cat([p.embeds for p in parts]), attention_mask=torch.cat([p.mask for p in parts]),
+        num_beams=2, **settings, logits_processor=LogitsProcessorList([reference, AverageMembers(2)]),
+    )[:4]  # fmt: skip
+    assert torch.equal(ours, by_the_book)
