@@ -189,6 +189,9 @@ class TokenFusion(nn.Module):
         self.token_center.copy_(center)
         self.token_scale.copy_(scale)
 
+    def standardize_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        return (tokens - self.token_center.to(tokens.dtype)) / self.token_scale.to(tokens.dtype)
+
     def forward(
         self,
         pose: torch.Tensor,
@@ -210,8 +213,7 @@ class TokenFusion(nn.Module):
         steps, step_mask = [token[:, None, :]], [torch.ones_like(mask[:, :1])]
         if self.token_proj is not None and tokens is not None:
             keep = (token_mask & present[:, None]).to(pose.dtype)
-            standardised = (tokens - self.token_center.to(tokens.dtype)) / self.token_scale.to(tokens.dtype)
-            steps.append(self.token_proj(standardised) * keep[..., None])
+            steps.append(self.token_proj(self.standardize_tokens(tokens)) * keep[..., None])
             step_mask.append(keep)
         if gate_scale is not None:
             scale = gate_scale.to(token.dtype)

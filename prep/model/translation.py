@@ -29,6 +29,7 @@ class ModelConfig:
     text_tokens: bool = False  # token fusion: the description's per-token features as more input steps
     text_prior: bool = False  # a word prior on the output logits; False: checkpoints from before the option
     prior_coverage: bool = False  # with the prior: a word already said counts less (False: older checkpoints)
+    prior_tokens: bool = False  # with the prior and text_tokens: the prior also from the summed token features
     gate_bias: float = -4.0
     noise_scale: float = 0.1
     pose_layers: int = 2
@@ -44,8 +45,11 @@ class ModelConfig:
     def __post_init__(self):
         if self.text_tokens and self.fusion != "token":
             raise ValueError("per-token text features (text_tokens) need token fusion (--fusion token)")
-        if self.prior_coverage and not self.text_prior:
-            raise ValueError("prior coverage (prior_coverage) needs the text prior (text_prior)")
+        for option in ("prior_coverage", "prior_tokens"):
+            if getattr(self, option) and not self.text_prior:
+                raise ValueError(f"{option} needs the text prior (text_prior)")
+        if self.prior_tokens and not self.text_tokens:
+            raise ValueError("prior_tokens needs the per-token text features (text_tokens)")
         base, _ = split_placeholder(self.placeholder)
         self.placeholder_kinds = tuple(dict.fromkeys((base, *self.placeholder_kinds)))
 
@@ -105,6 +109,10 @@ class SignTranslationModel(nn.Module):
     words cannot say "one of each": where a sentence has both words of a pair, the prior makes both likely at
     both places, and the first one said should no longer be favoured at the second. Only videos with text get
     it (a placeholder names nothing), scaled by ``gate_scale`` like the prior.
+
+    With ``prior_tokens`` (which needs the prior and the per-token features) the prior also reads the sum of the
+    description's standardised token features, through its own projection (zero at the start). A mean says
+    which words a description names; a sum also says how often, which the coverage can count down.
     """
 
     def __init__(self, backbone: nn.Module, config: ModelConfig, mask_init: torch.Tensor | None = None):
@@ -133,6 +141,9 @@ class SignTranslationModel(nn.Module):
         if self.text_prior is not None:
             nn.init.zeros_(self.text_prior.weight)
         self.prior_coverage = nn.Parameter(torch.zeros(())) if config.prior_coverage else None
+        self.token_prior = nn.Linear(config.text_dim, d_model, bias=False) if config.prior_tokens else None
+        if self.token_prior is not None:
+            nn.init.zeros_(self.token_prior.weight)
         self.gloss_head = nn.Linear(d_model, len(config.glosses) + 1) if config.glosses else None  # 0: CTC blank
         self._gloss_ids = {gloss: i + 1 for i, gloss in enumerate(config.glosses)}
 
@@ -162,7 +173,12 @@ class SignTranslationModel(nn.Module):
         prior = coverage = None
         scale = torch.ones_like(present, dtype=text.dtype) if gate_scale is None else gate_scale.to(text.dtype)
         if self.text_prior is not None:
-            prior = F.linear(self.text_prior(text), self.backbone.get_output_embeddings().weight) * scale[:, None]
+            words = self.text_prior(text)
+            if self.token_prior is not None and batch.get("text_tokens") is not None:
+                keep = (batch["text_token_mask"] & present[:, None]).to(text.dtype)
+                summed = (self.fusion.standardize_tokens(batch["text_tokens"].to(text.dtype)) * keep[..., None]).sum(1)
+                words = words + self.token_prior(summed)
+            prior = F.linear(words, self.backbone.get_output_embeddings().weight) * scale[:, None]
         if self.prior_coverage is not None:
             coverage = self.prior_coverage * present.to(text.dtype) * scale
         return Fused(*fused, prior, coverage)

@@ -20,6 +20,7 @@ PARTS = {
     "gloss_head": ("gloss_head.",),
     "text_prior": ("text_prior.",),
     "prior_coverage": ("prior_coverage",),
+    "token_prior": ("token_prior.",),
     "mask_embedding": ("placeholder.mask",),
     "backbone_encoder": ("backbone.encoder.",),
     "backbone_decoder": ("backbone.decoder.",),
@@ -45,7 +46,7 @@ def _text_path_gradient(model: SignTranslationModel) -> float:
     """Gradient reaching the placeholder's path: the text projections (fusion, text prior) and (gated fusion) the
     gate's text inputs."""
     d = model.backbone.config.d_model
-    projections = [model.fusion.text_proj] + ([model.text_prior] if model.text_prior is not None else [])
+    projections = [model.fusion.text_proj] + [p for p in (model.text_prior, model.token_prior) if p is not None]
     total = sum(float(p.weight.grad.abs().sum()) for p in projections if p.weight.grad is not None)
     if model.prior_coverage is not None and model.prior_coverage.grad is not None:
         total += float(model.prior_coverage.grad.abs())

@@ -123,6 +123,7 @@ def build_model(
         text_tokens=data.text_tokens,
         text_prior=config["text_prior"],
         prior_coverage=config["prior_coverage"],
+        prior_tokens=config["prior_tokens"] and data.text_tokens,
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],

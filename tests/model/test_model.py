@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from train_helpers import tiny_backbone
 from transformers import LogitsProcessor, LogitsProcessorList
 
@@ -392,3 +393,26 @@ def test_prior_coverage_is_the_same_rule_in_training_and_in_every_decoding_path(
         num_beams=2, **settings, logits_processor=LogitsProcessorList([reference, AverageMembers(2)]),
     )[:4]  # fmt: skip
     assert torch.equal(ours, by_the_book)
+
+
+def test_token_prior_counts_how_often_the_description_names_a_word():
+    model = model_for("mask", text_prior=True, text_tokens=True, prior_tokens=True).eval()
+    model.fusion.set_token_statistics(torch.randn(40, DT) + 2.0)
+    batch = make_batch(has_text=(True, True, True, False))
+    word, other = torch.randn(DT), torch.randn(DT)
+    batch["text_tokens"] = torch.stack([word.expand(4, DT)] * 4)  # every video: the word's token 4 times
+    batch["text_tokens"][:, 2:] = other
+    batch["text_token_mask"] = torch.tensor([[True] * 4, [True, False, True, False], [True] * 4, [True] * 4])
+    batch["text_tokens"][2, 1] = other  # video 2 names the word once, video 0 twice
+    assert torch.count_nonzero(model.fuse(batch).prior) == 0  # zero at the start
+    torch.nn.init.normal_(model.token_prior.weight)  # the pooled text's projection stays zero: tokens only
+    prior = model.fuse(batch).prior
+    standardized = model.fusion.standardize_tokens
+    each = {name: F.linear(model.token_prior(standardized(t)), model.backbone.get_output_embeddings().weight)
+            for name, t in (("word", word), ("other", other))}  # fmt: skip
+    torch.testing.assert_close(prior[0], 2 * each["word"] + 2 * each["other"])
+    torch.testing.assert_close(prior[1], each["word"] + each["other"])  # masked tokens say nothing
+    torch.testing.assert_close(prior[2], each["word"] + 3 * each["other"])
+    assert torch.count_nonzero(prior[3]) == 0  # no text, no tokens
+    with pytest.raises(ValueError, match="needs the per-token text features"):
+        ModelConfig(P, DT, text_prior=True, prior_tokens=True)
