@@ -122,8 +122,9 @@ def build_model(
         fusion=config["fusion"],
         text_tokens=data.text_tokens,
         text_prior=config["text_prior"],
-        prior_coverage=config["prior_coverage"],
-        prior_tokens=config["prior_tokens"] and data.text_tokens,
+        # Both refine the prior: without it (--no-text-prior) they have nothing to act on.
+        prior_coverage=config["prior_coverage"] and config["text_prior"],
+        prior_tokens=config["prior_tokens"] and config["text_prior"] and data.text_tokens,
         gate_bias=config["gate_bias"],
         noise_scale=config["noise_scale"],
         pose_layers=config["pose_layers"],

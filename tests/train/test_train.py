@@ -234,3 +234,14 @@ def test_per_token_text_is_on_by_default_where_the_store_has_it(synth_store, tmp
     train(config_for(synth_store, max_steps=2), tmp_path / "run", progress=False)
     saved = checkpoint.load(tmp_path / "run", "last")
     assert saved["model_config"]["text_tokens"] is True and saved["config"].get("text_tokens") is None
+
+
+def test_the_prior_and_its_coverage_are_on_by_default_and_both_go_with_no_text_prior(synth_store, tmp_path):
+    train(config_for(synth_store, max_steps=2), tmp_path / "default", progress=False)
+    saved = checkpoint.load(tmp_path / "default", "last")["model_config"]
+    assert saved["text_prior"] and saved["prior_coverage"] and not saved["prior_tokens"]
+    first = json.loads((tmp_path / "default" / "first_batch.json").read_text())
+    assert first["parts"]["prior_coverage"]["receives_gradient"]
+    train(config_for(synth_store, max_steps=2, text_prior=False), tmp_path / "plain", progress=False)
+    saved = checkpoint.load(tmp_path / "plain", "last")["model_config"]
+    assert not saved["text_prior"] and not saved["prior_coverage"]  # coverage refines the prior: nothing to refine
