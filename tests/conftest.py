@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hugging Face hub
 
 import logging
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,18 @@ def sample_landmarks(sample_rgb):
         return model.landmarks(sample_rgb)
     finally:
         model.close()
+
+
+@pytest.fixture
+def ctrl_c_reaches_commands():
+    """Commands started during the test get SIGINT at its default, as a terminal's foreground job does.
+
+    A shell without job control (a CI runner, `make test &`) starts its background jobs with SIGINT ignored;
+    Python keeps an inherited SIG_IGN, so every command pytest starts would ignore Ctrl-C and run to the end. A
+    handled signal is reset to its default by exec, so installing Python's own handler here is enough."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

@@ -123,7 +123,9 @@ def test_kill_9_then_rerun_takes_the_lock_over(copies, tmp_path, sample_landmark
     assert_finished_like_an_uninterrupted_run(url, sample_landmarks)
 
 
-def test_ctrl_c_releases_the_lock_and_stops_the_workers(copies, tmp_path, sample_landmarks, cli):
+def test_ctrl_c_releases_the_lock_and_stops_the_workers(
+    copies, tmp_path, sample_landmarks, cli, ctrl_c_reaches_commands
+):
     url = str(tmp_path / "interrupted.zarr")
     process = start_extract(copies, url, "--workers", "1")
     workers = wait_until_stopped_mid_run(url, process)

@@ -164,7 +164,9 @@ def test_config_file_flags_and_resume_rules(synth_store, tmp_path, cli):
     assert not (tmp_path / "x").exists()
 
 
-def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(synth_store, tmp_path):
+def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(
+    synth_store, tmp_path, ctrl_c_reaches_commands
+):
     run = tmp_path / "ddp"
     options = ["--store", synth_store, "--backbone", "tiny", "--tiny-d-model", "32", "--tiny-layers", "1",
                "--tiny-heads", "2", "--batch-size", "4", "--max-target-length", "16", "--eval-max-videos", "2",
