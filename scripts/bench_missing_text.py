@@ -32,7 +32,10 @@ can be checked. A finished step is not rerun: rerunning with the same --out cont
 Each seed's store, text encoder, text features and pose-only model are DIR/seed-S's (linked, not rebuilt: the
 store options must be DIR's; the pose-only model was trained with DIR's settings), so only the model with the
 new settings is trained, and OUT/summary.json gets `against_baseline`: every figure minus DIR's, paired by
-seed, with its mean and 95% t-interval.
+seed, with its mean and 95% t-interval. With DIR's training settings (no other --set or --epochs) its models
+are linked too, and only the evaluations run: a decoding compared on the same models.
+
+    python scripts/bench_missing_text.py --seeds 0 1 2 --baseline bench-out/default --beam 4 --out bench-out/beam-4
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the store and of both trainings")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--split", default="test", help="the split evaluated (default: test)")
+    parser.add_argument("--beam", type=int, default=1, help="beam size of both evaluations (default 1: greedy)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training option")
     parser.add_argument(
         "--seeds",
@@ -154,6 +158,20 @@ def against(results: list[dict], baseline: list[dict]) -> dict:
             "per_seed": differences}  # fmt: skip
 
 
+def link_baseline(args: argparse.Namespace, out: Path) -> None:
+    """Link the baseline's store, text encoder, features and pose-only model into ``out``, and its model too
+    when it was trained as this one would be (the same --set and --epochs): then only the evaluations run."""
+    source = args.baseline.resolve() / f"seed-{args.seed}"
+    baseline = read_results(args.baseline, args.seed)
+    if baseline["store"] != {k: getattr(args, k) for k in STORE_OPTIONS}:
+        raise SystemExit(f"{source} was made with other store options than these: give the baseline's")
+    same_training = baseline["settings"] == args.set and baseline.get("epochs", EPOCHS) == args.epochs
+    for name in ("synth.zarr", "synth.done", "encoder", "encoded.done", "mask.done", "pose-only",
+                 *(["model"] if same_training else [])):  # fmt: skip
+        if not os.path.lexists(out / name):  # a link to what the baseline has not made yet is kept too
+            (out / name).symlink_to(source / name)
+
+
 def read_results(baseline: Path, seed: int) -> dict:
     path = baseline.resolve() / f"seed-{seed}" / "results.json"
     if not path.exists():
@@ -195,13 +213,8 @@ def run(args: argparse.Namespace, out: Path) -> dict:
             raise SystemExit(f"{step} failed (exit status {process.returncode}): {commands}")
         seconds[step] = round(time.perf_counter() - started, 1)
 
-    if args.baseline:  # its store, text encoder, features and pose-only model, linked
-        source = args.baseline.resolve() / f"seed-{args.seed}"
-        if read_results(args.baseline, args.seed)["store"] != {k: getattr(args, k) for k in STORE_OPTIONS}:
-            raise SystemExit(f"{source} was made with other store options than these: give the baseline's")
-        for name in ("synth.zarr", "synth.done", "encoder", "encoded.done", "mask.done", "pose-only"):
-            if not os.path.lexists(out / name):  # a link to what the baseline has not made yet is kept too
-                (out / name).symlink_to(source / name)
+    if args.baseline:
+        link_baseline(args, out)
     store = out / "synth.zarr"
     mmprep("synth", "synth", store, "--videos", args.videos, "--vocab", args.vocab, "--ambiguous-pairs",
            args.ambiguous_pairs, "--text-ratio", args.text_ratio, "--text-info", args.text_info, "--splits",
@@ -238,8 +251,10 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     for process in processes:
         finish(process)
     for name, _ in trainings:
-        report = out / name / "eval" / f"{args.split}-missing-aware.json"
-        mmprep(f"eval {name}", "eval", out / name, "--split", args.split, "--out", report, "-q", done=report)
+        beam = "" if args.beam == 1 else f"-beam{args.beam}"
+        report = out / name / "eval" / f"{args.split}-missing-aware{beam}.json"
+        mmprep(f"eval {name}", "eval", out / name, "--split", args.split, "--beam", args.beam, "--out", report, "-q",
+               done=report)  # fmt: skip
         reports[name] = json.loads(report.read_text(encoding="utf-8"))
 
     model, baseline = reports["model"]["text_effect"], reports["pose-only"]["text_effect"]
@@ -261,6 +276,8 @@ def run(args: argparse.Namespace, out: Path) -> dict:
         "pose_only_bleu4_all": reports["pose-only"]["bleu_without_text"]["4"],
         "consistency_verdict": reports["model"]["with_text"]["consistency"]["verdict"],
         "settings": args.set,
+        "epochs": args.epochs,
+        "beam": args.beam,
         "commands": commands,
         "seconds": seconds,
     }

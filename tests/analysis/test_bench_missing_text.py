@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import runpy
 from pathlib import Path
 
@@ -44,3 +46,21 @@ def test_against_pairs_every_figure_by_seed_and_leaves_the_ceilings_out():
 def test_against_refuses_a_baseline_made_on_other_stores():
     with pytest.raises(SystemExit, match="store"):
         BENCH["against"]([result(0, 1.0, 1.0, 1.0, 0.5)], [{**result(0, 1.0, 1.0, 1.0, 0.5), "store": {"seed": 1}}])
+
+
+@pytest.mark.parametrize(("settings", "epochs", "model_linked"), [
+    ([], 100, True),  # the baseline's training: its model is reused, only the evaluations run (e.g. --beam 4)
+    (["lr=0.001"], 100, False),
+    ([], 50, False),
+])  # fmt: skip
+def test_a_baseline_model_is_reused_only_when_it_was_trained_the_same_way(tmp_path, settings, epochs, model_linked):
+    store = {name: 0 for name in BENCH["STORE_OPTIONS"]}  # seed 0 among them
+    source = tmp_path / "baseline" / "seed-0"
+    source.mkdir(parents=True)
+    (source / "results.json").write_text(json.dumps({"store": store, "settings": [], "epochs": 100}))
+    args = argparse.Namespace(baseline=tmp_path / "baseline", set=settings, epochs=epochs, **store)
+    out = tmp_path / "new"
+    out.mkdir()
+    BENCH["link_baseline"](args, out)
+    assert (out / "pose-only").resolve() == source / "pose-only" and (out / "synth.zarr").is_symlink()
+    assert (out / "model").is_symlink() == model_linked
