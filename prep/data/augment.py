@@ -6,6 +6,8 @@ training videos apart by their tempo and the signer's position, and then it need
 nor the description to reproduce their translations. Each training item gets a fresh draw:
 
 - tempo: the video resampled in time by a factor drawn log-uniformly from [1/1.25, 1.25] (nearest frame);
+- tempo warp (``warp`` > 1, off by default): on top of that, each quarter of the video at its own tempo, drawn
+  log-uniformly from [1/warp, warp], as a signer speeds up and slows down within a sentence;
 - size: every point scaled by a factor from [0.9, 1.1] around the shoulder midpoint (x, y and z);
 - turn: x and y rotated in the image plane by up to 8 degrees either way;
 - position: x and y moved by up to 0.1 shoulder widths.
@@ -28,13 +30,23 @@ MAX_TURN = math.radians(8)
 MAX_SHIFT = 0.1
 
 
-def augment(xyz: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+WARP_SEGMENTS = 4
+
+
+def augment(xyz: np.ndarray, conf: np.ndarray, warp: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """A randomly varied copy of one normalised video: ``xyz`` [T, P, 3], ``conf`` [T, P] -> float32 arrays."""
     u = torch.rand(5, dtype=torch.float64).numpy()
     tempo = MAX_TEMPO ** (2 * u[0] - 1)
     n = len(xyz)
     frames = max(1, round(n / tempo))
-    keep = np.minimum((np.arange(frames) * (n / frames)).astype(np.int64), n - 1)
+    # Source frames per output frame: constant, or one rate per segment (drawn only with a warp, so that
+    # without one the random sequence, and every earlier run, stays as it was).
+    step = np.ones(frames)
+    if warp > 1:
+        rates = warp ** (2 * torch.rand(WARP_SEGMENTS, dtype=torch.float64).numpy() - 1)
+        step = rates[np.arange(frames) * WARP_SEGMENTS // frames]
+    position = np.concatenate([[0.0], np.cumsum(step)[:-1]]) * (n / step.sum())
+    keep = np.minimum(position.astype(np.int64), n - 1)
     xyz, conf = xyz[keep].astype(np.float32), conf[keep].astype(np.float32)
     size = 1 + MAX_SIZE * (2 * u[1] - 1)
     angle = MAX_TURN * (2 * u[2] - 1)

@@ -45,6 +45,7 @@ class PoseDataset(torch.utils.data.Dataset):
         text_tokens: also give each video with text its description's per-token features (``text_tokens``
             [L, D], stored by ``mmprep encode-text --keep-tokens``), read into memory once.
         augment: give every item a fresh random variation of its video (``prep.data.augment``; training only).
+        tempo_warp: with ``augment``, the largest tempo change within a video (1: none).
         storage_options: fsspec options when ``store_or_url`` is a remote URL.
 
     ``ds[i]`` is a dict: ``id``, ``keypoints`` [T, P, 3], ``conf`` [T, P], ``length`` (T), ``text`` float32 [D]
@@ -64,6 +65,7 @@ class PoseDataset(torch.utils.data.Dataset):
         text_tokens: bool = False,
         random_frames: bool = False,
         augment: bool = False,
+        tempo_warp: float = 1.0,
         storage_options: dict | None = None,
     ):
         store = (
@@ -86,7 +88,7 @@ class PoseDataset(torch.utils.data.Dataset):
         self.points, self._read_points = read_points(points, names)
         self.point_names = [names[i] for i in self.points]
         self.split, self.normalize, self.max_frames, self.random_frames = split, normalize, max_frames, random_frames
-        self.augment = augment
+        self.augment, self.tempo_warp = augment, tempo_warp
 
         self.rows = rows
         self.ids = [str(v) for v in store.column("id")[rows]]
@@ -184,7 +186,7 @@ class PoseDataset(torch.utils.data.Dataset):
         text = self._text[i] if has_text else None
         tokens = self.token_features[i] if self.token_features is not None and has_text else None
         if self.augment:
-            xyz, conf = augment(xyz, conf)
+            xyz, conf = augment(xyz, conf, self.tempo_warp)
         return make_item(self.ids[i], xyz, conf, text, self.translations[i], self.text_dim, self.max_frames,
                          self.random_frames, gloss=self.glosses[i], text_tokens=tokens)  # fmt: skip
 

@@ -51,7 +51,9 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
         **{k: config[k] for k in ("points", "normalize", "max_frames", "cache")},
         "text_tokens": text_tokens,
     }
-    train_set = PoseDataset(store, split=config["train_split"], augment=config["augment"], **data_options)
+    train_set = PoseDataset(
+        store, split=config["train_split"], augment=config["augment"], tempo_warp=config["tempo_warp"], **data_options
+    )
     dev_set = PoseDataset(store, split=config["dev_split"], **data_options)
     features, has_text = store.text_features, store.has_text  # each a read of the store: once, not per row
     train_rows = [store.row(i) for i in train_set.ids]

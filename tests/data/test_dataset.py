@@ -8,6 +8,7 @@ import torch
 from helpers import FIXTURES, pose_file_result
 
 import prep
+from prep.data.augment import augment
 from prep.data.dataset import PoseDataset, collate
 from prep.data.normalize import FALLBACK_SHOULDER_WIDTH, normalize
 from prep.errors import InputError, StoreError
@@ -260,3 +261,27 @@ def test_augmentation_varies_tempo_and_geometry_keeps_missing_points_and_follows
     ratio = np.linalg.norm(after[1:] - after[0], axis=1) / np.linalg.norm(before[1:] - before[0], axis=1)
     assert np.allclose(ratio, ratio[0], rtol=1e-3) and 0.9 - 1e-4 <= ratio[0] <= 1.1 + 1e-4
     np.testing.assert_array_equal(plain[0]["keypoints"], item["keypoints"])  # without augment: always the same
+
+
+def test_tempo_warp_plays_each_quarter_at_its_own_tempo_and_is_off_by_default():
+    n = 200
+    xyz = np.zeros((n, 2, 3), dtype=np.float32)
+    conf = np.tile((np.arange(n, dtype=np.float32) + 1)[:, None], (1, 2))  # the source frame's number, plus one
+
+    def frames_kept(warp: float) -> np.ndarray:
+        return augment(xyz, conf, warp)[1][:, 0].astype(int) - 1
+
+    torch.manual_seed(3)
+    plain = frames_kept(1.0)
+    f = len(plain)
+    np.testing.assert_array_equal(plain, np.minimum(np.arange(f) * n // f, n - 1))  # evenly spaced, as before warps
+    spreads = []
+    for seed in range(5):
+        torch.manual_seed(seed)
+        kept = frames_kept(2.0)
+        assert kept[0] == 0 and (np.diff(kept) >= 0).all() and kept[-1] >= n - 1 - 2 * 2  # in order, end to end
+        quarters = np.array_split(np.arange(len(kept)), 4)
+        rates = [(kept[q[-1]] - kept[q[0]]) / (len(q) - 1) for q in quarters]
+        assert all(0.2 <= r <= 3 for r in rates)  # rate / mean rate within [1/4, 4], times the tempo
+        spreads.append(max(rates) / min(rates))
+    assert max(spreads) > 1.5  # the quarters' tempos differ, by up to warp squared
