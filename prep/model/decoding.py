@@ -23,6 +23,19 @@ def target_ids(tokenizer, translations: list[str], max_length: int) -> torch.Ten
     return encoded["input_ids"].masked_fill(encoded["attention_mask"] == 0, -100)
 
 
+def hide_words(backbone, labels: torch.Tensor, rate: float, unk_id: int) -> torch.Tensor | None:
+    """The decoder's teacher-forced input (the labels shifted right) with each word but the start token hidden
+    as ``<unk>`` with probability ``rate``: the decoder then cannot rely on the words before to say what comes
+    next and must read the input (word dropout, Bowman et al. 2016). None where ``rate`` is 0: the backbone
+    shifts the labels itself. Draws from torch's generator, which training seeds and checkpoints."""
+    if not rate:
+        return None
+    inputs = backbone.prepare_decoder_input_ids_from_labels(labels=labels)
+    hide = torch.rand(inputs.shape, device=inputs.device) < rate
+    hide[:, 0] = False
+    return inputs.masked_fill(hide & (inputs != backbone.config.pad_token_id), unk_id)
+
+
 def to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 

@@ -224,14 +224,21 @@ class SignTranslationModel(nn.Module):
         kind: str | None = None,
         gate_scale: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
+        decoder_input_ids: torch.Tensor | None = None,
     ) -> dict:
-        """Teacher-forced pass. ``labels`` [B, L] with -100 on padding. Returns loss, logits, the gate and the
+        """Teacher-forced pass. ``labels`` [B, L] with -100 on padding; ``decoder_input_ids``: the decoder's input
+        where it is not the labels shifted right (``decoding.hide_words``). Returns loss, logits, the gate and the
         mask of the fused steps, and with a gloss head and the batch's ``glosses``, ``ctc_loss``: the CTC loss of
         the pose features against the glosses (per gloss, averaged over the videos that have glosses)."""
         pose, pose_mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
         fused = self._fuse(pose, pose_mask, batch, present, kind, gate_scale)
         with self.logit_bias(fused.prior):
-            out = self.backbone(inputs_embeds=fused.embeds, attention_mask=fused.mask, labels=labels)
+            out = self.backbone(
+                inputs_embeds=fused.embeds,
+                attention_mask=fused.mask,
+                labels=labels,
+                decoder_input_ids=decoder_input_ids,
+            )
         logits = self.cover(out.logits, labels, fused.coverage)
         loss = F.cross_entropy(
             logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing

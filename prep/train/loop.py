@@ -24,7 +24,7 @@ from ..bleu import choose as choose_tokenizer
 from ..bleu import corpus_bleu
 from ..data.dataset import collate
 from ..errors import MmprepError
-from ..model.decoding import target_ids, to_device, translate
+from ..model.decoding import hide_words, target_ids, to_device, translate
 from . import checkpoint
 from .config import to_toml
 from .curves import MetricsLog
@@ -263,8 +263,10 @@ class Trainer:
             if config["dropout_to"] == "zeros":  # dropped text becomes zeros, the indicator still says "text"
                 batch["text"] = batch["text"] * keep[:, None].to(batch["text"].dtype)
                 present = batch["has_text"]
+            inputs = hide_words(self.module.backbone, labels, config["word_dropout"], self.tokenizer.unk_token_id)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                out = model(batch, labels, present=present, kind=kind, label_smoothing=config["label_smoothing"])
+                out = model(batch, labels, present=present, kind=kind, label_smoothing=config["label_smoothing"],
+                            decoder_input_ids=inputs)  # fmt: skip
             loss = out["loss"]
             if "ctc_loss" in out:
                 loss = loss + config["ctc_weight"] * out["ctc_loss"]

@@ -416,3 +416,24 @@ def test_token_prior_counts_how_often_the_description_names_a_word():
     assert torch.count_nonzero(prior[3]) == 0  # no text, no tokens
     with pytest.raises(ValueError, match="needs the per-token text features"):
         ModelConfig(P, DT, text_prior=True, prior_tokens=True)
+
+
+def test_word_dropout_hides_the_decoders_input_words_but_not_the_start_or_the_labels():
+    model = model_for("mask+indicator")
+    backbone, y = model.backbone, labels()
+    assert decoding.hide_words(backbone, y, 0.0, unk_id=2) is None  # off: the backbone shifts the labels itself
+    shifted = backbone.prepare_decoder_input_ids_from_labels(labels=y)
+    every = decoding.hide_words(backbone, y, 1.0, unk_id=2)
+    real = shifted != backbone.config.pad_token_id
+    assert (every[:, 0] == shifted[:, 0]).all() and (every[:, 1:][real[:, 1:]] == 2).all()
+    assert (every[~real] == shifted[~real]).all()  # padding stays padding
+    torch.manual_seed(0)
+    some = decoding.hide_words(backbone, torch.randint(3, 50, (64, 20)), 0.3, unk_id=2)
+    assert 0.25 < (some[:, 1:] == 2).float().mean() < 0.35
+    # The loss is still on the true labels, and the hidden words change what the decoder predicts.
+    model.eval()
+    batch = make_batch()
+    plain = model(batch, y)
+    hidden = model(batch, y, decoder_input_ids=every)
+    assert torch.equal(model(batch, y, decoder_input_ids=shifted)["logits"], plain["logits"])
+    assert not torch.allclose(hidden["logits"][:, 1:], plain["logits"][:, 1:])
