@@ -41,6 +41,7 @@ class ModelConfig:
     # The training split's gloss vocabulary: with one, a CTC head on the pose features learns to recognise the
     # glosses (an auxiliary loss, ``ctc_weight``); empty: no head.
     glosses: tuple[str, ...] = ()
+    gloss_input: bool = False  # the CTC head's reading of each pose step also goes into the backbone
 
     def __post_init__(self):
         if self.text_tokens and self.fusion != "token":
@@ -48,6 +49,8 @@ class ModelConfig:
         for option in ("prior_coverage", "prior_tokens"):
             if getattr(self, option) and not self.text_prior:
                 raise ValueError(f"{option} needs the text prior (text_prior)")
+        if self.gloss_input and not self.glosses:
+            raise ValueError("gloss_input needs the gloss head (glosses in the store and a CTC weight above 0)")
         if self.prior_tokens and not self.text_tokens:
             raise ValueError("prior_tokens needs the per-token text features (text_tokens)")
         base, _ = split_placeholder(self.placeholder)
@@ -146,6 +149,9 @@ class SignTranslationModel(nn.Module):
             nn.init.zeros_(self.token_prior.weight)
         self.gloss_head = nn.Linear(d_model, len(config.glosses) + 1) if config.glosses else None  # 0: CTC blank
         self._gloss_ids = {gloss: i + 1 for i, gloss in enumerate(config.glosses)}
+        self.gloss_input = nn.Linear(len(config.glosses) + 1, d_model, bias=False) if config.gloss_input else None
+        if self.gloss_input is not None:
+            nn.init.zeros_(self.gloss_input.weight)  # a new model is exactly the model without it
 
     def fuse(
         self,
@@ -160,7 +166,15 @@ class SignTranslationModel(nn.Module):
         ``present`` overrides which samples count as having text (text dropout, scenario B of the
         consistency check); ``kind`` overrides the placeholder; ``gate_scale`` [B] scales the gate."""
         pose, mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
-        return self._fuse(pose, mask, batch, present, kind, gate_scale)
+        return self._fuse(self._read_glosses(pose), mask, batch, present, kind, gate_scale)
+
+    def _read_glosses(self, pose: torch.Tensor) -> torch.Tensor:
+        """With ``gloss_input``, each pose step plus an embedding of the glosses the CTC head reads there (their
+        probabilities, blank included): a discrete reading of the signs, in which a sign signed twice is two
+        runs of its gloss with a blank between."""
+        if self.gloss_input is None:
+            return pose
+        return pose + self.gloss_input(F.softmax(self.gloss_head(pose), dim=-1))
 
     def _fuse(self, pose, mask, batch, present, kind, gate_scale) -> Fused:
         present = batch["has_text"] if present is None else present
@@ -231,7 +245,7 @@ class SignTranslationModel(nn.Module):
         mask of the fused steps, and with a gloss head and the batch's ``glosses``, ``ctc_loss``: the CTC loss of
         the pose features against the glosses (per gloss, averaged over the videos that have glosses)."""
         pose, pose_mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
-        fused = self._fuse(pose, pose_mask, batch, present, kind, gate_scale)
+        fused = self._fuse(self._read_glosses(pose), pose_mask, batch, present, kind, gate_scale)
         with self.logit_bias(fused.prior):
             out = self.backbone(
                 inputs_embeds=fused.embeds,

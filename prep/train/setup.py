@@ -116,6 +116,7 @@ def build_model(
     else:  # rank 0 writes the backbone; DDP then copies rank 0's weights to every rank
         dist.barrier()
         backbone, tokenizer = rebuild_backbone(run_dir)
+    glosses = gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else ()
     model_config = ModelConfig(
         n_points=len(data.train_set.point_names),
         text_dim=data.text_dim,
@@ -135,7 +136,8 @@ def build_model(
         pose_velocity=config["pose_velocity"],
         pose_positions=config["pose_positions"],
         dropout=config["dropout"],
-        glosses=gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else (),
+        glosses=glosses,
+        gloss_input=config["gloss_input"] and bool(glosses),  # nothing to read without a gloss head
     )
     model = SignTranslationModel(backbone, model_config, data.mask_init)
     if data.train_text is not None:  # a resumed run's statistics come back with its weights

@@ -217,6 +217,27 @@ def test_the_gloss_head_learns_ctc_from_the_videos_that_have_glosses():
     assert ModelConfig.from_dict(model.config.to_dict()) == model.config
 
 
+def test_gloss_input_starts_as_the_model_without_it_and_learns_from_the_translation_loss():
+    batch = {**make_batch(), "glosses": ["a b", "", "c a c", "b"]}
+    without, model = (
+        model_for("mask", glosses=("a", "b", "c")),
+        model_for("mask", glosses=("a", "b", "c"), gloss_input=True),
+    )
+    model.load_state_dict({**without.state_dict(), "gloss_input.weight": model.gloss_input.weight}, strict=True)
+    model.eval(), without.eval()
+    torch.testing.assert_close(model(batch, labels())["logits"], without(batch, labels())["logits"])  # zero at first
+    model.train()
+    model(batch, labels())["loss"].backward()  # the translation loss alone reaches it
+    assert model.gloss_input.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.gloss_input.weight.normal_()
+    model.eval()
+    assert not torch.allclose(model(batch, labels())["logits"], without(batch, labels())["logits"])
+    assert ModelConfig.from_dict(model.config.to_dict()) == model.config
+    with pytest.raises(ValueError, match="gloss head"):
+        ModelConfig(P, DT, gloss_input=True)
+
+
 def test_token_fusion_adds_the_description_tokens_only_where_text_is_present():
     torch.manual_seed(0)
     fusion = TokenFusion(d_model=8, text_dim=6, indicator=True, text_tokens=True)
