@@ -44,9 +44,14 @@ def require_run(run_dir: str | Path) -> Path:
     return run_dir
 
 
-def read_config(run_dir: str | Path) -> dict:
-    """The run's resolved configuration, checked against the schema."""
-    return resolve(load_toml(require_run(run_dir) / CONFIG), {})
+# Options whose default changed after they were added: a run saved before one existed was trained with this value.
+BEFORE_THE_OPTION = {"word_dropout": 0.0}
+
+
+def read_config(run_dir: str | Path, overrides: dict | None = None) -> dict:
+    """The run's resolved configuration, checked against the schema; an option the run's saved configuration
+    does not have takes the value the run was trained with (``BEFORE_THE_OPTION``), else its default."""
+    return resolve({**BEFORE_THE_OPTION, **load_toml(require_run(run_dir) / CONFIG)}, overrides or {})
 
 
 def write_config(run_dir: Path, toml_text: str) -> None:
@@ -94,7 +99,7 @@ def resumed_config(run_dir: Path, overrides: dict) -> dict:
             f"--resume keeps the run's configuration; these options cannot change: {', '.join(changed)}. "
             "Start a new run (--out) to change them."
         )
-    return resolve(load_toml(require_run(run_dir) / CONFIG), overrides)
+    return read_config(run_dir, overrides)
 
 
 def start_or_resume(run_dir: Path, config: dict) -> tuple[dict, bool]:
