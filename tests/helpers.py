@@ -36,7 +36,9 @@ TINY_SENTENCES = [
 
 # A tiny run for the evaluation tests: a few steps, gated fusion open from the start (gate bias 0), so that text, its
 # placeholders and the inference modes all change the output.
-FEW_STEPS = {"pose_positions": False, "augment": False, "ctc_weight": 0.0, "tiny_max_piece_length": 2}
+FEW_STEPS = {
+    "pose_positions": False, "augment": False, "ctc_weight": 0.0, "tiny_max_piece_length": 2, "word_dropout": 0.0,
+}  # fmt: skip
 TINY_RUN = {
     "backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "tiny_vocab_size": 200,
     "pose_stride": 4, "batch_size": 8, "lr": 5e-4, "fusion": "gate", "gate_bias": 0.0, "max_target_length": 16,
