@@ -15,7 +15,7 @@ from ..store import Store, default_url, open_store
 from ..text.hub import resolve_device
 from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
-from ..train.config import resolve
+from ..train.config import resolve_saved
 
 DATA_OPTIONS = ("points", "normalize", "max_frames")
 
@@ -64,7 +64,7 @@ def load_run(
     mean train-split text feature, the value a mask embedding starts from) as its mask placeholder, frozen."""
     run_dir = Path(run_dir)
     state = checkpoints.load(run_dir, checkpoint)
-    config = resolve(state["config"], {})
+    config = resolve_saved(state["config"])
     backbone, tokenizer = rebuild_backbone(run_dir)
     model_config = ModelConfig.from_dict(state["model_config"])
     # The mask parameter needs some initial value to exist; the checkpoint's weights replace it.

@@ -46,6 +46,8 @@ def load_toml(path: str | Path) -> dict:
 
 
 TINY_LR, PRETRAINED_LR = 1e-3, 3e-4
+# Options whose default changed after they were added: a run saved before one existed was trained with this value.
+BEFORE_THE_OPTION = {"word_dropout": 0.0}
 
 
 def resolve(file_values: dict, flags: dict) -> dict:
@@ -55,6 +57,12 @@ def resolve(file_values: dict, flags: dict) -> dict:
     if config["lr"] is None:
         config["lr"] = TINY_LR if config["backbone"] == "tiny" else PRETRAINED_LR
     return config
+
+
+def resolve_saved(values: dict, overrides: dict | None = None) -> dict:
+    """A saved run's configuration (its config.toml or a checkpoint's) as the run was trained: an option it does
+    not have takes its value from before the option existed (``BEFORE_THE_OPTION``), else its default."""
+    return resolve({**BEFORE_THE_OPTION, **values}, overrides or {})
 
 
 def parse_value(name: str, text: str):

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import InputError
-from .config import load_toml, resolve
+from .config import load_toml, resolve_saved
 
 CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
@@ -44,14 +44,9 @@ def require_run(run_dir: str | Path) -> Path:
     return run_dir
 
 
-# Options whose default changed after they were added: a run saved before one existed was trained with this value.
-BEFORE_THE_OPTION = {"word_dropout": 0.0}
-
-
 def read_config(run_dir: str | Path, overrides: dict | None = None) -> dict:
-    """The run's resolved configuration, checked against the schema; an option the run's saved configuration
-    does not have takes the value the run was trained with (``BEFORE_THE_OPTION``), else its default."""
-    return resolve({**BEFORE_THE_OPTION, **load_toml(require_run(run_dir) / CONFIG)}, overrides or {})
+    """The run's resolved configuration as it was trained (``config.resolve_saved``), checked against the schema."""
+    return resolve_saved(load_toml(require_run(run_dir) / CONFIG), overrides)
 
 
 def write_config(run_dir: Path, toml_text: str) -> None:

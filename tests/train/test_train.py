@@ -250,7 +250,7 @@ def test_the_prior_and_its_coverage_are_on_by_default_and_both_go_with_no_text_p
 
 
 def test_a_run_saved_before_word_dropout_resumes_without_it(tmp_path):
-    from prep.train.config import defaults, to_toml
+    from prep.train.config import defaults, resolve_saved, to_toml
     from prep.train.run_dir import CONFIG, read_config, resumed_config
 
     config = resolve({}, {"store": "s.zarr", "backbone": "tiny"})
@@ -259,6 +259,8 @@ def test_a_run_saved_before_word_dropout_resumes_without_it(tmp_path):
     old.mkdir()
     (old / CONFIG).write_text(to_toml({k: v for k, v in config.items() if k != "word_dropout"}))
     assert read_config(old)["word_dropout"] == 0.0 and resumed_config(old, {})["word_dropout"] == 0.0
+    saved = {k: v for k, v in config.items() if k != "word_dropout"}  # a checkpoint's configuration, as eval reads it
+    assert resolve_saved(saved)["word_dropout"] == 0.0
     new = tmp_path / "new"
     new.mkdir()
     (new / CONFIG).write_text(to_toml({**config, "word_dropout": 0.2}))
