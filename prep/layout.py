@@ -7,8 +7,11 @@ face points are numbered (``FACE.0`` .. ``FACE.467``) as MediaPipe's face mesh d
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -81,6 +84,19 @@ def holistic(refine_face: bool = False) -> Layout:
             Component("RIGHT_HAND", HAND_POINTS),
         ),
     )
+
+
+@functools.cache
+def holistic_connections(refine_face: bool = False) -> dict[str, list[tuple[int, int]]]:
+    """The bones of each Holistic component: pairs of point indices within the component, as MediaPipe 0.10.21
+    connects them (``mediapipe.solutions.*_connections``, in their iteration order, which pose-format writes),
+    copied into ``holistic_connections.json`` so that drawing and writing .pose files need no MediaPipe. The
+    face is the mesh's tesselation (with the irises when refined); ``FACE_CONTOURS`` is its outline only."""
+    data = json.loads((Path(__file__).parent / "holistic_connections.json").read_text())
+    pairs = {name: [(a, b) for a, b in edges] for name, edges in data.items()}
+    face = pairs["FACE"] + (pairs["FACE_IRISES"] if refine_face else [])
+    return {"POSE": pairs["POSE"], "FACE": face, "LEFT_HAND": pairs["HAND"], "RIGHT_HAND": pairs["HAND"],
+            "FACE_CONTOURS": pairs["FACE_CONTOURS"]}  # fmt: skip
 
 
 # COCO-WholeBody's 133 keypoints (body 17, feet 6, face 68, left hand 21, right hand 21), as RTMPose gives them and

@@ -33,11 +33,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError, StoreError
-from ..layout import FACE_POINTS, REFINED_FACE_POINTS, Layout, holistic
+from ..layout import FACE_POINTS, REFINED_FACE_POINTS, Layout, holistic, holistic_connections
 from ..store import Store, VideoResult
 from .base import ExportReport, Incoming, Loaded, Source, find_files, select_ids
 
 VERSION = 0.2
+POSE_SUFFIX = ".pose"
 POINT_FORMAT = "XYZC"
 # Store component -> .pose component, as pose-format's MediaPipe Holistic extraction names them.
 COMPONENTS = {
@@ -249,7 +250,7 @@ def from_store(layout: Layout, xyz: np.ndarray, conf: np.ndarray, fps: float, wi
         raise StoreError(f"only MediaPipe Holistic layouts can be written as .pose, not {layout.name!r}")
     if not (0 < width <= MAX_UINT16 and 0 < height <= MAX_UINT16):
         raise StoreError(f"a .pose header holds frame sizes from 1 to {MAX_UINT16}, not {width}x{height}")
-    limbs = _holistic_limbs(refine_face=len(layout.components[1].points) == REFINED_FACE_POINTS)
+    limbs = holistic_connections(refine_face=len(layout.components[1].points) == REFINED_FACE_POINTS)
     components = [
         Component(COMPONENTS[c.name], POINT_FORMAT, list(c.points), limbs[c.name], [COLORS[c.name]])
         for c in layout.components
@@ -260,21 +261,6 @@ def from_store(layout: Layout, xyz: np.ndarray, conf: np.ndarray, fps: float, wi
     return PoseFile(width, height, 0, fps, components, pixels.astype(np.float32)[:, None], conf[:, None])
 
 
-@functools.cache
-def _holistic_limbs(refine_face: bool) -> dict[str, list[tuple[int, int]]]:
-    """MediaPipe's connections, in the order pose-format writes them (imported lazily: mediapipe is slow to load)."""
-    from mediapipe.python.solutions import face_mesh_connections, hands_connections, pose_connections
-
-    def pairs(connections) -> list[tuple[int, int]]:
-        return [(int(a), int(b)) for a, b in connections]
-
-    face = pairs(face_mesh_connections.FACEMESH_TESSELATION)
-    if refine_face:
-        face += pairs(face_mesh_connections.FACEMESH_IRISES)
-    hand = pairs(hands_connections.HAND_CONNECTIONS)
-    return {"POSE": pairs(pose_connections.POSE_CONNECTIONS), "FACE": face, "LEFT_HAND": hand, "RIGHT_HAND": hand}
-
-
 # ---------------------------------------------------------------------------------------------------- files
 class PoseFiles(Source):
     """A .pose file, or every ``*.pose`` file under a folder; a file's id is its path under the folder without
@@ -282,7 +268,7 @@ class PoseFiles(Source):
 
     def __init__(self, path: Path):
         self.path = path
-        self.files, self.rejected = find_files(path, ".pose")
+        self.files, self.rejected = find_files(path, POSE_SUFFIX)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -304,6 +290,20 @@ class PoseFiles(Source):
 
 def _raise(message: str):
     raise InputError(message)
+
+
+def is_pose_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == POSE_SUFFIX
+
+
+def load_pose_file(video_id: str, file: Path) -> Loaded:
+    """One .pose file read as `mmprep import` reads it (a video whose keypoints are already extracted).
+    InputError, naming the file, when it cannot be read or is not a usable .pose file."""
+    try:
+        content = file.read_bytes()
+    except OSError as e:
+        raise InputError(f"{file}: cannot read: {e.strerror or e}") from None
+    return _load_file(video_id, file, content, "sha256:" + hashlib.sha256(content).hexdigest())
 
 
 def _load_file(video_id: str, file: Path, content: bytes, fingerprint: str) -> Loaded:

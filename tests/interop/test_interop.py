@@ -13,7 +13,6 @@ from helpers import FIXTURES, fake_result, write_manifest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pose_format import Pose
-from pose_format.utils.holistic import holistic_components
 
 import prep
 from prep import VideoResult
@@ -248,10 +247,6 @@ def test_exported_pose_files_open_with_pose_format_with_the_same_values(tmp_path
     pose = Pose.read((tmp_path / "out" / "sub" / "ok2.pose").read_bytes())
     assert (pose.header.dimensions.width, pose.header.dimensions.height) == (1920, 1080)
     assert pose.body.fps == np.float32(29.97) and pose.body.data.shape == (30, 1, 553, 3)
-    expected = holistic_components(additional_face_points=10)[:4]  # pose-format's own Holistic header
-    for ours, theirs in zip(pose.header.components, expected, strict=True):
-        assert (ours.name, ours.format, ours.points, ours.limbs) == (theirs.name, theirs.format, theirs.points,
-                                                                     theirs.limbs)  # fmt: skip
     xyz, conf = store.pose("sub/ok2")
     np.testing.assert_array_equal(pose.body.confidence[:, 0], conf)
     np.testing.assert_array_equal(pose.body.data.mask[:, 0, :, 0], conf == 0)  # pose-format masks missing points
@@ -259,6 +254,22 @@ def test_exported_pose_files_open_with_pose_format_with_the_same_values(tmp_path
     np.testing.assert_array_equal(data[..., 0], (xyz[..., 0].astype(np.float64) * 1920).astype(np.float32))
     np.testing.assert_array_equal(data[..., 1], (xyz[..., 1].astype(np.float64) * 1080).astype(np.float32))
     np.testing.assert_array_equal(data[..., 2], xyz[..., 2])
+
+
+@pytest.mark.mediapipe
+@pytest.mark.parametrize("refine_face", [False, True])
+def test_exported_pose_headers_are_pose_formats_own_holistic_header(tmp_path, cli, refine_face):
+    """The bones come from mmprep's copy of MediaPipe's connections (prep/holistic_connections.json): pose-format
+    builds its header from MediaPipe itself."""
+    from pose_format.utils.holistic import holistic_components
+
+    store = store_with_every_kind_of_row(str(tmp_path / "s.zarr"), refine_face=refine_face)
+    cli("export", "--format", "pose", "--out", tmp_path / "out", "--store", store.url)
+    pose = Pose.read((tmp_path / "out" / "ok1.pose").read_bytes())
+    expected = holistic_components(additional_face_points=10 if refine_face else 0)[:4]
+    for ours, theirs in zip(pose.header.components, expected, strict=True):
+        assert (ours.name, ours.format, ours.points, ours.limbs) == (theirs.name, theirs.format, theirs.points,
+                                                                     theirs.limbs)  # fmt: skip
 
 
 def test_pose_export_then_import_is_lossless_up_to_one_float32_step(tmp_path, cli):
