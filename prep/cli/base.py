@@ -36,7 +36,9 @@ class Group(click.Group):
             # Before the command's own modules load (about 1 s: zarr, numpy, PyAV): the local workers' server
             # then imports MediaPipe on the other core meanwhile. Stopped with the command, whatever happens.
             from ..extract import processes
+            from ..extract.holistic import require_mediapipe
 
+            require_mediapipe()
             processes.start()
             ctx.call_on_close(processes.stop)
         return super().resolve_command(ctx, args)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..corpora import RECIPES, attach, join_descriptions
+from ..extract.holistic import require_mediapipe
 from ..store import open_store
 from .base import main
 from .extract import extraction_options, run_extraction
@@ -51,6 +52,10 @@ HELP = inspect.cleandoc(
 @click.option("--extract", "then_extract", is_flag=True, help="Go on to extract every sentence's frame folder.")
 @extraction_options
 def prepare(corpus, root, store_url, storage_options, descriptions, delimiter, then_extract, extraction):
+    if then_extract:
+        require_mediapipe(
+            "`mmprep prepare --extract`", f"`mmprep prepare {corpus}` without --extract needs no MediaPipe."
+        )
     recipe = RECIPES[corpus]
     prepared = recipe.read(root)
     if descriptions:

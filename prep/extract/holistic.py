@@ -7,7 +7,9 @@ hand points when that part was detected. Points of an undetected part are 0 with
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +23,45 @@ POSE_MODEL_FILES = {0: "pose_landmark_lite.tflite", 2: "pose_landmark_heavy.tfli
 MODEL_URL = "https://storage.googleapis.com/mediapipe-assets/"
 
 
+# The legacy Holistic solution, with its models inside the wheel, is in mediapipe up to 0.10.21 (gone from
+# 0.10.30). 0.10.21 has wheels for CPython 3.9 to 3.12 and needs numpy < 2: the `mediapipe` extra installs it.
+MEDIAPIPE_RELEASE = "0.10.21"
+MEDIAPIPE_PYTHONS = "CPython 3.9 to 3.12"
+LEGACY_REMOVED_IN = (0, 10, 30)
+
+
 class ModelMissingError(MmprepError):
     """A pose model MediaPipe would download is not installed and cannot be fetched."""
+
+
+class MediaPipeMissingError(MmprepError):
+    """MediaPipe's legacy Holistic solution, which extraction runs, is not installed."""
+
+
+def require_mediapipe(task: str = "`mmprep extract`", instead: str = "") -> None:
+    """Raise MediaPipeMissingError, saying what to install and where it exists, unless a mediapipe with the legacy
+    Holistic solution is installed. Reads the package metadata only: importing MediaPipe takes seconds.
+
+    ``task`` names what needs it; ``instead`` ends the message with what the user can do without it."""
+    try:
+        version = importlib.metadata.version("mediapipe")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    if version is not None and tuple(int(p) for p in version.split(".")[:3] if p.isdigit()) < LEGACY_REMOVED_IN:
+        return
+    found = (
+        f"mediapipe {version} is installed, but its legacy Holistic solution was removed in 0.10.30"
+        if version
+        else "MediaPipe is not installed"
+    )
+    here = f"CPython {sys.version.split()[0]}"
+    raise MediaPipeMissingError(
+        f"{task} needs MediaPipe's legacy Holistic solution and {found}. Install it with "
+        f"`pip install 'mmprep[mediapipe]'` (mediapipe {MEDIAPIPE_RELEASE}, the last release that ships the Holistic "
+        f"models; it exists for {MEDIAPIPE_PYTHONS} and needs numpy < 2; this is {here}). Where it cannot be "
+        "installed, extract in a separate Python 3.11 or 3.12 environment: every other command reads the store "
+        "it writes." + (f" {instead}" if instead else "")
+    )
 
 
 def _pose_model_path(name: str) -> str:
@@ -34,10 +73,12 @@ def _pose_model_path(name: str) -> str:
 def ensure_pose_model(model_complexity: int) -> None:
     """Make sure the pose model for ``model_complexity`` is installed, letting MediaPipe download it if it can.
 
-    Raises ModelMissingError saying where to put the file when it is missing and cannot be downloaded.
+    Raises MediaPipeMissingError without MediaPipe, ModelMissingError saying where to put the file when it is
+    missing and cannot be downloaded.
     """
     if model_complexity not in (0, 1, 2):
         raise ValueError(f"model_complexity must be 0, 1 or 2, not {model_complexity}")
+    require_mediapipe()
     name = POSE_MODEL_FILES.get(model_complexity)
     if name is None:
         return
