@@ -50,7 +50,9 @@ def translate_command(model, videos, description, descriptions_file, text_model,
     normalised as in training, and its description (if given) encoded with the store's text encoder; then it
     is decoded as `mmprep eval` decodes: a video of the store translates exactly as eval translated it.
     VIDEOS are files or folders (searched as `mmprep extract` searches them; a video's id is its path under
-    the folder). Several videos are extracted in parallel. With --out, each line holds id, source,
+    the folder). Several videos are extracted in parallel. Extraction needs MediaPipe (`pip install
+    'mmprep[mediapipe]'`); a .pose file (pose-format's, as `mmprep import` reads it) is a video whose keypoints
+    were extracted elsewhere and needs none (a folder of them: --glob '**/*.pose'). With --out, each line holds id, source,
     translation, has_text, mode, alpha, factor, beams, gate (the mean gate) and confidence (the mean top
     token probability of the output), or id, source and error for a video that failed; the others go on.
 
@@ -59,6 +61,7 @@ def translate_command(model, videos, description, descriptions_file, text_model,
     \b
     Examples:
       mmprep translate runs/stage2 clip.mp4
+      mmprep translate runs/stage2 clip.pose
       mmprep translate runs/stage2 clip.mp4 --description "一位女士在室内打手语。" --text-model mt5-base/
       mmprep translate models/stage2 videos/ --descriptions descriptions.jsonl --out translations.jsonl
       mmprep translate runs/stage2 videos/ --mode conservative --alpha 0.5 --beam 4 --out t.jsonl

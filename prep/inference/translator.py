@@ -5,7 +5,8 @@
 >>> translator = prep.Translator.from_pretrained("exported/")           # no store, no network  # doctest: +SKIP
 
 A video goes the way the model's training data went: keypoints extracted with the store's `mmprep extract`
-settings (``prep.inference.extraction``), the run's points selected and normalised and its frames sampled
+settings (``prep.inference.extraction``; this needs MediaPipe, the ``mediapipe`` extra), or read from a
+``.pose`` file whose keypoints were extracted elsewhere (as `mmprep import` reads it: no MediaPipe), the run's points selected and normalised and its frames sampled
 (``prep.data.dataset.prepare``, ``make_item``), a batch made by ``collate``. A description is encoded with the
 text encoder the store's features came from (its provenance; ``text_model`` when it has moved). Decoding is
 ``mmprep eval``'s: the inference mode's members in scenario A, which for a video without a description is
@@ -18,6 +19,7 @@ teacher forcing on that output (eval's confidence, with the translation in place
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +32,11 @@ from ..errors import InputError
 from ..evaluate import InferenceMode
 from ..evaluate.loading import load_run
 from ..evaluate.metrics import mixture_log_probs, token_statistics
+from ..extract.holistic import require_mediapipe
 from ..extract.run import ExtractOptions
 from ..extract.videos import VideoFile
+from ..interop.base import Loaded
+from ..interop.pose_format import is_pose_file, load_pose_file
 from ..layout import Layout
 from ..model.decoding import generate, to_device
 from ..store import VideoResult
@@ -51,7 +56,8 @@ class Translator:
         self.mode, self.beams, self.text_model = mode or InferenceMode(), beams, text_model
         self.notes = list(notes or [])  # what the user should know (e.g. defaults taken); the CLI prints them
         data = spec["data"]
-        _, self._read = read_points(data["points"], Layout.from_json(data["layout"]).point_names)
+        self._layout = Layout.from_json(data["layout"])
+        _, self._read = read_points(data["points"], self._layout.point_names)
         self.extraction = ExtractOptions(**spec["extraction"])
         self._encoder: Encoder | None = None
 
@@ -120,39 +126,83 @@ class Translator:
 
     # ------------------------------------------------------------------ translation
     def translate(self, video_path: str | Path, description: str | None = None) -> dict:
-        """Extract and translate one video file. InputError when the video cannot be extracted."""
+        """Extract and translate one video file, or translate the keypoints of a ``.pose`` file. InputError when
+        the video cannot be extracted or the file read."""
         path = Path(video_path)
         if not path.is_file():
             raise InputError(f"{path}: no such video file")
-        result = next(extract_each([VideoFile(path.stem, str(path.absolute()))], self.extraction, workers=1))
-        return self.translate_result(result, description)
+        return next(self.translate_many([VideoFile(path.stem, str(path.absolute()))], {path.stem: description}, 1,
+                                        raise_errors=True))  # fmt: skip
 
     def translate_many(
-        self, videos: list[VideoFile], descriptions: dict[str, str] | None = None, workers: int | None = None
-    ) -> Iterator[dict]:
-        """One record per video as it finishes extracting (in parallel): a translation, or ``id``, ``source``
-        and ``error`` for a video that could not be extracted; one bad video never stops the others."""
+        self, videos: list[VideoFile], descriptions: dict[str, str] | None = None, workers: int | None = None,
+        raise_errors: bool = False,
+    ) -> Iterator[dict]:  # fmt: skip
+        """One record per video: a translation, or ``id``, ``source`` and ``error`` for a video that could not be
+        extracted or read (one bad video never stops the others; with ``raise_errors``, InputError instead).
+        ``.pose`` files come first, read in this process; then the videos, as each finishes extracting (in
+        parallel). Videos need MediaPipe: MediaPipeMissingError before anything is translated without it."""
         descriptions = descriptions or {}
-        for result in extract_each(videos, self.extraction, workers):
-            try:
-                yield self.translate_result(result, descriptions.get(result.id))
-            except InputError as e:
-                yield {"id": result.id, "source": result.source, "error": str(e)}
+        poses = [v for v in videos if is_pose_file(v.path)]
+        others = [v for v in videos if not is_pose_file(v.path)]
+        if others:
+            require_mediapipe(
+                "translating a video", "Or extract it where MediaPipe is installed (`mmprep extract`, then "
+                "`mmprep export --format pose`) and translate its .pose file here."
+            )  # fmt: skip
+        for video in poses:
+            load = functools.partial(load_pose_file, video.id, Path(video.path))
+            yield self._record(video.id, video.path, load, descriptions.get(video.id), raise_errors)
+        for result in extract_each(others, self.extraction, workers) if others else ():
+            load = functools.partial(Loaded, result)
+            yield self._record(result.id, result.source, load, descriptions.get(result.id), raise_errors)
 
-    def translate_result(self, result: VideoResult, description: str | None = None) -> dict:
-        """Translate an extraction result (``prep.extract.run.extract_video``'s)."""
+    def _record(self, video_id: str, source: str, load, description: str | None, raise_errors: bool) -> dict:
+        """The translation of what ``load()`` gives (a Loaded), or an error record (raised with ``raise_errors``)."""
+        try:
+            loaded = load()
+            return self.translate_result(loaded.result, description, loaded.layout)
+        except InputError as e:
+            if raise_errors:
+                raise
+            return {"id": video_id, "source": source, "error": str(e)}
+
+    def translate_result(
+        self, result: VideoResult, description: str | None = None, layout: Layout | None = None
+    ) -> dict:
+        """Translate an extraction result (``prep.extract.run.extract_video``'s, or a ``.pose`` file's in its
+        ``layout``; None: the model's)."""
         if result.status != "ok":
             reason = result.error or "MediaPipe found nobody in any frame"
             raise InputError(f"{result.source}: cannot translate it ({result.status}): {reason}")
-        record = self.translate_pose(result.id, result.xyz, result.conf, result.width, result.height, description)
+        read = self._read_indices(layout, result.source)
+        record = self.translate_pose(result.id, result.xyz, result.conf, result.width, result.height, description,
+                                     read=read)  # fmt: skip
         return {"id": result.id, "source": result.source, **{k: v for k, v in record.items() if k != "id"}}
+
+    def _read_indices(self, layout: Layout | None, source: str) -> np.ndarray:
+        """Where the model's points (and the shoulders) sit in poses of ``layout`` (None: the model's own):
+        found by name, so a .pose file with the refined face mesh serves a model trained without it."""
+        if layout is None or layout == self._layout:
+            return self._read
+        names = [self._layout.point_names[i] for i in self._read]
+        where = {name: i for i, name in enumerate(layout.point_names)}
+        missing = [name for name in names if name not in where]
+        if missing:
+            raise InputError(
+                f"{source}: its poses ({layout.name}, {layout.n_points} points) lack {len(missing)} of the points "
+                f"the model reads, e.g. {missing[0]}: the model was trained on {self._layout.name} poses"
+            )
+        return np.array([where[name] for name in names])
 
     @torch.no_grad()
     def translate_pose(self, video_id: str, xyz: np.ndarray, conf: np.ndarray, width: int, height: int,
-                       description: str | None = None) -> dict:  # fmt: skip
-        """Translate one video's keypoints in the store's layout (xyz [T, P, 3], conf [T, P], frame units)."""
+                       description: str | None = None, read: np.ndarray | None = None) -> dict:  # fmt: skip
+        """Translate one video's keypoints in the store's layout (xyz [T, P, 3], conf [T, P], frame units), or in
+        another whose points ``read`` picks (``_read_indices``)."""
         data = self.spec["data"]
-        points_xyz, points_conf = prepare(xyz[:, self._read], conf[:, self._read], width, height, data["normalize"])
+        read = self._read if read is None else read
+        points_xyz, points_conf = prepare(xyz[:, read], conf[:, read], width, height, data["normalize"])
         text, tokens = self._text(description)
         item = make_item(video_id, points_xyz, points_conf, text, "", self.model.config.text_dim, data["max_frames"],
                          text_tokens=tokens)  # fmt: skip

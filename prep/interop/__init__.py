@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..store import Store
 from .base import ExportReport, ImportReport, Source, commit_incoming
 from .hdf5 import H5File, export_h5
-from .pose_format import PoseFiles, export_pose
+from .pose_format import PoseFiles, export_pose, is_pose_file
 from .unisign import UniSignFiles
 
 FORMATS = ("pose", "h5", "unisign")
@@ -28,7 +28,7 @@ def detect_format(path: Path) -> str:
         return "h5"
     if path.is_file() and path.suffix.lower() == ".pkl":
         return "unisign"
-    if path.is_dir() or path.suffix == ".pose":
+    if path.is_dir() or is_pose_file(path):
         return "pose"
     raise InputError(f"{path}: cannot tell its format from the name; add --format pose, h5 or unisign")
 

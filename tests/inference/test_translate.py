@@ -13,6 +13,8 @@ from prep.inference import Translator
 from prep.inference.extraction import extraction_options
 from prep.store import open_store
 
+pytestmark = pytest.mark.mediapipe  # the run's store is extracted from the sample video (video_run)
+
 
 def predictions(report) -> dict[str, dict]:
     return {v["id"]: v for v in read(report)[1]}
@@ -90,6 +92,26 @@ def test_a_folder_in_parallel_where_a_bad_video_fails_alone(video_run, cli, tmp_
     for video_id in ("c", "d"):
         assert_as_eval(records[f"clips/{video_id}"], videos[video_id], "A")
     assert records["clips/a"]["translation"] == records["clips/b"]["translation"] == videos["d"]["hypothesis"]
+
+
+def test_a_pose_file_translates_as_the_video_it_came_from(video_run, cli, tmp_path):
+    """A .pose file is a video whose keypoints are already extracted: the store's own, exported, translate as
+    the video does (through a float32 round trip to pixels and back); a folder of them with --glob."""
+    poses = tmp_path / "poses"
+    cli("export", "--format", "pose", "--out", poses, "--ids", "c", "--ids", "d", "--store", video_run.store)
+    description = video_run.descriptions["c"]
+    translator = Translator.from_run(video_run.run)
+    for text in (description, None):
+        from_video = translator.translate(video_run.videos / "c.mp4", text)
+        from_pose = translator.translate(poses / "c.pose", text)
+        assert from_pose["translation"] == from_video["translation"] and from_pose["has_text"] == (text is not None)
+        assert from_pose["gate"] == pytest.approx(from_video["gate"], rel=1e-4)
+        assert from_pose["confidence"] == pytest.approx(from_video["confidence"], rel=1e-4)
+    out = tmp_path / "poses.jsonl"
+    cli("translate", video_run.run, poses, "--glob", "*.pose", "--out", out, "-q")
+    records = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(records) == {"c", "d"} and records["c"]["source"] == str(poses / "c.pose")
+    assert records["c"]["translation"] == translator.translate(video_run.videos / "c.mp4")["translation"]
 
 
 def test_bad_requests_are_clear(video_run, sample_video, cli, tmp_path):
