@@ -4,7 +4,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the Hugging Face hub
 
+import importlib.metadata
+import importlib.util
 import logging
+import platform
 import signal
 from pathlib import Path
 
@@ -15,6 +18,57 @@ from helpers import FIXTURES, TINY_RUN, TINY_SENTENCES, decode_rgb, new_bucket, 
 
 from prep.cli import main
 from prep.extract.holistic import HolisticModel
+
+# ------------------------------------------------------------------ the two environments
+# `make test` runs the suite twice: in the full environment (MediaPipe, numpy 1.26) and in the core one (no
+# MediaPipe, numpy 2). A test marked for what this environment lacks is deselected here, and the summary says
+# how many and where they run: none is skipped unseen, and none is marked skip.
+HAVE_MEDIAPIPE = importlib.util.find_spec("mediapipe") is not None
+CORE_PYTHON = os.environ.get("MMPREP_CORE_PYTHON")  # the core environment's python, for both_environments tests
+ELSEWHERE = {
+    "mediapipe": (not HAVE_MEDIAPIPE, "need MediaPipe: they run in the full environment (`make test`)"),
+    "without_mediapipe": (HAVE_MEDIAPIPE, "need an environment without MediaPipe: they run in the core one"),
+    "both_environments": (
+        not (HAVE_MEDIAPIPE and CORE_PYTHON),
+        "need the full environment with the core one beside it (MMPREP_CORE_PYTHON, set by `make test`)",
+    ),
+}
+
+
+def environment() -> str:
+    import numpy
+
+    name = "full" if HAVE_MEDIAPIPE else "core"
+    mediapipe = f", mediapipe {importlib.metadata.version('mediapipe')}" if HAVE_MEDIAPIPE else ", no MediaPipe"
+    return f"{name} environment: {platform.python_implementation()} {platform.python_version()}, numpy {numpy.__version__}{mediapipe}"
+
+
+def pytest_report_header(config) -> str:
+    return environment()
+
+
+ELSEWHERE_KEY = pytest.StashKey[dict]()  # why -> how many tests were left to the other environment
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, elsewhere = [], {}
+    for item in items:
+        reasons = [why for marker, (absent, why) in ELSEWHERE.items() if absent and item.get_closest_marker(marker)]
+        if reasons:
+            elsewhere.setdefault(reasons[0], []).append(item)
+        else:
+            kept.append(item)
+    if elsewhere:
+        config.hook.pytest_deselected(items=[item for group in elsewhere.values() for item in group])
+        items[:] = kept
+    config.stash[ELSEWHERE_KEY] = {why: len(group) for why, group in elsewhere.items()}
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    passed = len(terminalreporter.stats.get("passed", []))
+    terminalreporter.write_sep("-", f"{environment()}: {passed} passed here")
+    for why, n in config.stash.get(ELSEWHERE_KEY, {}).items():
+        terminalreporter.write_line(f"{n} test(s) not run here: they {why}")
 
 
 @pytest.fixture

@@ -49,6 +49,29 @@ TINY_RUN = {
 }  # fmt: skip
 
 
+# The run of tests/inference (video_run; trained in the core environment too, test_environments.py). 29 frames
+# after the stride: training's frame sampling matters too. Trained to write the train videos' sentences, which
+# differ only by the description (the poses are the same): with text the model writes one, without it the other,
+# so that scenario A and B differ and text must reach the model to match eval.
+# Token fusion with the description's per-token features: translate must encode them as encode-text did.
+# Trained long enough for the defaults (TINY_RUN without FEW_STEPS): translate must rebuild that model.
+VIDEO_RUN = {
+    **{k: v for k, v in TINY_RUN.items() if k not in FEW_STEPS},
+    "fusion": "token",
+    "max_frames": 20,
+    "max_steps": 60,
+    "epochs": 60,
+    "lr": 3e-3,
+    "text_dropout": "none",
+}
+
+
+def train_args(store: str, run: Path) -> list[str]:
+    """`mmprep train`'s arguments for the tiny run on the sample's store (tests/inference/conftest.py)."""
+    return ["train", "--store", store, "--out", str(run), "-q", "--text-tokens",
+            *(f"--{k.replace('_', '-')}={v}" for k, v in VIDEO_RUN.items())]  # fmt: skip
+
+
 def write_manifest(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     path.write_text("id,split,translation\n" + "".join(f"{i},{s},{t}\n" for i, s, t in rows), encoding="utf-8")
     return path

@@ -104,6 +104,7 @@ def test_descriptions_are_joined_by_the_corpus_names(csl_root, tmp_path, cli, st
     assert store.video("S000003_P0002_T00")["description"] == ""
 
 
+@pytest.mark.mediapipe
 def test_csl_daily_mismatches_are_listed_and_left_out(csl_root, sample_rgb, cli, store_url):
     frames = csl_root / "sentence/frames_512x512"
     os.rename(frames / "S000002_P0001_T00", csl_root / "elsewhere")  # a name in the split file without frames
@@ -174,6 +175,7 @@ def test_an_unknown_split_name_is_refused_with_its_line(csl_root, cli, store_url
     assert "split_1.txt: no such file (CSL-Daily's split file); is ROOT the corpus's top folder?" in output
 
 
+@pytest.mark.mediapipe
 def test_phoenix_manifest_and_extraction(phoenix_root, sample_rgb, cli, store_url):
     split_dir = phoenix_root / "features/fullFrame-210x260px/dev"
     name = PHOENIX["dev"][0][0]

@@ -109,6 +109,7 @@ def test_point_subsets(real_store):
         prep.PoseDataset(real_store, points="hands")
 
 
+@pytest.mark.mediapipe
 def test_upper_face_points_are_mediapipes_lips_and_eyebrows():
     from mediapipe.python.solutions import face_mesh_connections as mesh
 

@@ -30,6 +30,8 @@ from prep.extract.videos import fingerprint
 from prep.layout import holistic
 from prep.store import table_columns
 
+pytestmark = pytest.mark.mediapipe  # every test here extracts with MediaPipe
+
 LAYOUT = holistic()
 POSE, FACE = LAYOUT.component_slice("POSE"), LAYOUT.component_slice("FACE")
 LEFT, RIGHT = LAYOUT.component_slice("LEFT_HAND"), LAYOUT.component_slice("RIGHT_HAND")

@@ -24,6 +24,9 @@ from prep.errors import StoreError
 from prep.extract.run import CRASH_ON_ENV, STOP_ON_ENV
 from prep.store import validate
 
+pytestmark = pytest.mark.mediapipe  # every test here extracts with MediaPipe
+
+
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 FRAMES = 12
 COPIES = 4

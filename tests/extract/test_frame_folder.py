@@ -24,6 +24,7 @@ def test_natural_order_and_numbering_gaps():
     assert gap(["a.jpg", "b.jpg"]) is None  # not numbered: nothing to check
 
 
+@pytest.mark.mediapipe
 def test_png_frames_decode_to_the_videos_own_frames(tmp_path, sample_video, sample_rgb):
     """A PNG folder written from the sample gives MediaPipe exactly what decoding the mp4 gives it."""
     folder = write_frames(tmp_path / "clip", sample_rgb, "images{:04d}.png", start=1)
@@ -36,6 +37,7 @@ def test_png_frames_decode_to_the_videos_own_frames(tmp_path, sample_video, samp
     assert all(np.array_equal(f.rgb, sample_rgb[3 * i]) for i, f in enumerate(kept))
 
 
+@pytest.mark.mediapipe
 def test_jpeg_frames_are_close_to_the_videos(tmp_path, sample_rgb):
     folder = write_frames(tmp_path / "clip", sample_rgb[:4])
     with FolderReader(str(folder), fps=30) as frames:
@@ -65,6 +67,7 @@ def bad_folders(root, sample_rgb) -> dict[str, str]:
     }
 
 
+@pytest.mark.mediapipe
 def test_unusable_folders_raise_an_error_naming_the_frame(tmp_path, sample_rgb):
     for name, message in bad_folders(tmp_path, sample_rgb).items():
         with pytest.raises(DecodeError, match="^" + re.escape(message)), FolderReader(str(tmp_path / name), 25) as r:
@@ -92,6 +95,7 @@ def test_frame_folders_are_found_beside_video_files(tmp_path, sample_rgb):
         find_videos(tmp_path / "frames")
 
 
+@pytest.mark.mediapipe
 def test_extract_frame_folders_with_the_usual_ledger(tmp_path, sample_rgb, sample_landmarks, cli, store_url):
     """Real MediaPipe on frame folders: the same landmarks as on the video's frames, a failure per bad folder
     naming its frame, and the fingerprint/resume rules of video files (fps included)."""

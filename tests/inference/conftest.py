@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import FEW_STEPS, TINY_RUN, TINY_SENTENCES
+from helpers import TINY_SENTENCES, train_args
 
 from prep.cli import main
 from prep.evaluate import InferenceMode, default_output
@@ -51,23 +51,7 @@ def video_run(tmp_path_factory, sample_video, tiny_mt5) -> VideoRun:
     invoke("encode-text", "--store", store, "--model", tiny_mt5, "--keep-tokens")
     invoke("init-mask", "--store", store)
     run = work / "run"
-    # 29 frames after the stride: training's frame sampling matters too. Trained to write the train videos'
-    # sentences, which differ only by the description (the poses are the same): with text the model writes one,
-    # without it the other, so that scenario A and B differ and text must reach the model to match eval.
-    # Token fusion with the description's per-token features: translate must encode them as encode-text did.
-    # Trained long enough for the defaults (TINY_RUN without FEW_STEPS): translate must rebuild that model.
-    tiny = {k: v for k, v in TINY_RUN.items() if k not in FEW_STEPS}
-    options = {
-        **tiny,
-        "fusion": "token",
-        "max_frames": 20,
-        "max_steps": 60,
-        "epochs": 60,
-        "lr": 3e-3,
-        "text_dropout": "none",
-    }
-    invoke("train", "--store", store, "--out", run, "-q", "--text-tokens",
-           *(f"--{k.replace('_', '-')}={v}" for k, v in options.items()))  # fmt: skip
+    invoke(*train_args(store, run))
     invoke("eval", run, "--split", "dev", "--bootstrap", "10", "-q")  # into RUN/eval, where the model card looks
     report = default_output(run, "dev", InferenceMode())
     descriptions = {i: d for i, (_, d) in VIDEOS.items() if d}

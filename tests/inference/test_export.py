@@ -16,6 +16,7 @@ from prep.errors import InputError
 from prep.evaluate import read
 from prep.inference import Translator
 
+pytestmark = pytest.mark.mediapipe  # the run's store is extracted from the sample video (video_run)
 # Run in a fresh interpreter. After the imports, an audit hook refuses: opening any file of the run or its store,
 # any network connection or name lookup, and any unpickling; then the exported folder is loaded and translates.
 FRESH = """
