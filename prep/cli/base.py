@@ -14,9 +14,9 @@ from ..errors import MmprepError
 # `mmprep extract` starts its worker server even before its own module (``Group.resolve_command``).
 COMMANDS = {
     "ablate": "ablate", "encode-text": "text", "eval": "evaluate", "export": "interop", "export-model": "translate",
-    "extract": "extract", "import": "interop", "info": "store_commands", "init-mask": "text",
-    "manifest": "store_commands", "prepare": "prepare", "report": "evaluate", "synth": "synth", "train": "train",
-    "translate": "translate", "unlock": "store_commands", "validate": "store_commands",
+    "extract": "extract", "import": "interop", "info": "store_commands", "init-mask": "text", "inspect": "inspect",
+    "manifest": "store_commands", "prepare": "prepare", "render": "inspect", "report": "evaluate", "synth": "synth",
+    "train": "train", "translate": "translate", "unlock": "store_commands", "validate": "store_commands",
 }  # fmt: skip
 
 
