@@ -53,7 +53,27 @@ def info(store_url, storage_options, as_json):
     """
     with open_store(store_url, storage_options=storage_options) as store:
         summary = summarize(store)
+        flagged = None if as_json else flagged_line(store)
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else render(summary))
+    if flagged:
+        click.echo(flagged)
+
+
+def flagged_line(store) -> str | None:
+    """The line that points at `mmprep inspect` when the default thresholds flag any video, else None."""
+    from ..inspect.flags import FLAGS
+    from ..inspect.report import inspect_store
+
+    if store.layout is None:
+        return None
+    report = inspect_store(store)
+    if not report["flagged"]["total"]:
+        return None
+    counts = ", ".join(f"{flag} {report['flagged'][flag]}" for flag in FLAGS if report["flagged"][flag])
+    return (
+        f"quality    {report['flagged']['total']} of {report['n_videos']} ok videos flagged ({counts}); "
+        f"see `mmprep inspect --store {store.url} --out DIR`"
+    )
 
 
 @main.command(name="validate")
