@@ -29,8 +29,8 @@ h3 { margin: 1.4em 0 0.3em; font-size: 1.05em; } .meta { color: #555; }
 img.figure { max-width: 100%; border: 1px solid #eee; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; } td.text { text-align: left; } .flag { color: #c0392b; font-weight: 600; }
-.note { background: #fff8e1; padding: 6px 12px; } .strip { display: flex; gap: 4px; overflow-x: auto; }
+th { background: #f4f4f4; } td.text, th.text { text-align: left; } .flag { color: #c0392b; font-weight: 600; }
+.note { background: #fff8e1; padding: 6px 12px; } .strip { display: flex; flex-wrap: wrap; gap: 4px; }
 .strip figure { margin: 0; } .strip figcaption { font-size: 0.8em; color: #555; text-align: center; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; border: 1px solid #333; vertical-align: middle; }
 """
@@ -51,7 +51,7 @@ def _image(data: bytes, kind: str, alt: str, css: str = "") -> str:
 
 
 def _flags(flags: list[str]) -> str:
-    return " ".join(f'<span class="flag">{_e(f)}</span>' for f in flags) or "none"
+    return " ".join(f'<span class="flag">{_e(f)}</span>' for f in flags) or '<span class="meta">no flag</span>'
 
 
 def _summary(report: dict, thresholds: Thresholds) -> str:
@@ -62,7 +62,7 @@ def _summary(report: dict, thresholds: Thresholds) -> str:
     ]
     if skipped:
         lines.append(f" Not inspected, having no poses: {_e(skipped)} (<code>mmprep info</code> lists them).")
-    lines.append("</p><table><tr><th>flag</th><th>raised by</th><th>videos</th></tr>")
+    lines.append('</p><table><tr><th class="text">flag</th><th class="text">raised by</th><th>videos</th></tr>')
     lines += [
         f'<tr><td class="text flag">{f}</td><td class="text">{_e(thresholds.describe(f))}</td>'
         f"<td>{report['flagged'][f]}</td></tr>"
