@@ -9,18 +9,17 @@ import click
 
 from ..errors import InputError
 from ..inspect.flags import DEFAULTS, FLAGS, Thresholds
+from ..inspect.report import SPLITS
 from ..store import open_store
 from .base import main
 from .options import store_option
-
-SPLIT_CHOICES = ("train", "dev", "test", "unassigned")
 
 
 @main.command(name="inspect")
 @store_option
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The folder to write inspect.json and index.html into (created if needed).")  # fmt: skip
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLIT_CHOICES),
+@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
               help="Inspect only this split (repeatable). [default: every video]")  # fmt: skip
 @click.option("--worst", type=click.IntRange(min=0), default=12, show_default=True,
               help="How many of the worst videos get a strip of frames with their skeleton on the page.")  # fmt: skip

@@ -16,7 +16,7 @@ from .skeleton import skeleton
 from .source import source_frames, unreachable
 
 FRAMES = 8
-HEIGHT = 180  # pixels of each thumbnail
+BOX = (240, 180)  # the most pixels a thumbnail takes: width, height
 
 
 @dataclass
@@ -27,11 +27,17 @@ class Strip:
     plain: str | None  # why the background is plain; None when it is the video
 
 
-def make_strip(store: Store, video_id: str, frames: int = FRAMES, height: int = HEIGHT) -> Strip:
+def thumbnail_size(size: tuple[int, int], box: tuple[int, int] = BOX) -> tuple[int, int]:
+    """``size`` (width, height) scaled to fit ``box``; a square box when the size is unknown (0)."""
+    width, height = size if all(size) else (1, 1)
+    scale = min(box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def make_strip(store: Store, video_id: str, frames: int = FRAMES) -> Strip:
     poses = store_poses(store, video_id)
     wanted = sorted({int(k) for k in np.linspace(0, len(poses.times) - 1, frames).round()})
-    width, tall = poses.size
-    size = (max(1, round(height * width / tall)) if width and tall else height, height)
+    size = thumbnail_size(poses.size)
     plain = unreachable(poses.video)
     backgrounds = [None] * len(wanted) if plain else source_frames(poses.video, poses.times, wanted)
     bones = skeleton(poses.layout)
