@@ -122,6 +122,38 @@ def test_a_changed_source_is_not_drawn_over(sample_store, tmp_path, cli):
     assert f"its source {source} is not reachable from here" in result.output
 
 
+def test_a_frame_folder_is_drawn_over_too(tmp_path, sample_rgb, cli):
+    """A folder of frames (as CSL-Daily and PHOENIX ship videos), read with Pillow: frame i of the folder under
+    stored frame i; a point drawn over it in the hand's colour."""
+    from prep.extract.frame_folder import folder_fingerprint
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, rgb in enumerate(sample_rgb[:12]):
+        Image.fromarray(rgb).save(folder / f"{i + 1}.png")
+    layout, n = holistic(), 12
+    xyz, conf = np.zeros((n, layout.n_points, 3), np.float32), np.zeros((n, layout.n_points), np.float32)
+    wrist = layout.component_slice("LEFT_HAND").start
+    xyz[:, wrist, :2], conf[:, wrist] = 0.5, 1
+    url = str(tmp_path / "folder.zarr")
+    with prep.open_store(url, mode="a") as store:
+        store.set_layout(layout)
+        store.upsert_rows([{"id": "frames"}])
+        store.commit_videos([prep.VideoResult(
+            "frames", "ok", n_frames=n, fps=25.0, width=540, height=720, source=str(folder), xyz=xyz, conf=conf,
+            fingerprint=folder_fingerprint(str(folder), "stride=1,max_frames=all,complexity=1", 25.0),
+            time=np.arange(n) / 25.0,
+        )])  # fmt: skip
+    out = tmp_path / "frames.mp4"
+    assert "plain background" not in cli("render", "frames", "--store", url, "--out", out, "-q").output
+    frames, rate = decode(out)
+    assert len(frames) == n and rate == 25.0
+    for j, frame in enumerate(frames):
+        differs = [np.abs(frame[:300].astype(int) - rgb[:300]).mean() for rgb in sample_rgb[:n]]
+        assert int(np.argmin(differs)) == j or differs[j] < 3, (j, differs)
+        assert distance(frame[360, 270], COLOURS["LEFT_HAND"]) < 60
+
+
 def test_coco_wholebody_draws_hands_and_body(tmp_path, cli):
     """A COCO-WholeBody store (the layout of Uni-Sign's poses): the sample .pose file's body and hand points put
     into it by name; its hands are drawn in their colours and its shoulders joined in the pose's colour."""
