@@ -158,11 +158,18 @@ def write(report: dict, videos: list[dict], path: str | Path) -> Path:
     if problems:
         raise ValueError("the evaluation report breaks its schema:\n  " + "\n  ".join(problems))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(predictions_path(path), "w", encoding="utf-8") as f:
-        for video in videos:
-            f.write(json.dumps(video, ensure_ascii=False) + "\n")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Both into temporary files first: a write that fails (a full disk) leaves an earlier evaluation whole.
+    tmp_predictions, tmp = (p.with_name(p.name + ".tmp") for p in (predictions_path(path), path))
+    try:
+        with open(tmp_predictions, "w", encoding="utf-8") as f:
+            for video in videos:
+                f.write(json.dumps(video, ensure_ascii=False) + "\n")
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except BaseException:
+        tmp_predictions.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp_predictions, predictions_path(path))
     os.replace(tmp, path)
     return path
 

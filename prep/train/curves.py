@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .run_dir import TENSORBOARD, append_metrics
+from .run_dir import TENSORBOARD, append_metrics, truncate_metrics
 
 NOT_SCALARS = ("step", "epoch")
 
@@ -40,11 +40,17 @@ def scalars(record: dict) -> dict[str, float]:
 
 
 class MetricsLog:
-    """Appends records to metrics.jsonl and, with ``log_to="tensorboard"``, writes their scalars at their step."""
+    """Appends records to metrics.jsonl and, with ``log_to="tensorboard"``, writes their scalars at their step.
 
-    def __init__(self, run_dir: Path, log_to: str = "jsonl"):
+    ``resumed`` (a resumed run's checkpoint: the step it was saved at and the size metrics.jsonl had then) drops
+    what was logged after that checkpoint, from the file and from TensorBoard's view: the run logs it again."""
+
+    def __init__(self, run_dir: Path, log_to: str = "jsonl", resumed: tuple[int, int | None] | None = None):
         self.run_dir = run_dir
         self.writer = None
+        step, size = resumed or (None, None)
+        if size is not None:  # checkpoints from before metrics_bytes have none: read_metrics keeps a step's last
+            truncate_metrics(run_dir, size)
         if log_to == "tensorboard":
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -53,7 +59,7 @@ class MetricsLog:
                     f"--log-to tensorboard needs the tensorboard package ({e}); install it with "
                     "`pip install 'mmprep[tensorboard]'`, or log to metrics.jsonl only (--log-to jsonl)"
                 ) from e
-            self.writer = SummaryWriter(str(run_dir / TENSORBOARD))
+            self.writer = SummaryWriter(str(run_dir / TENSORBOARD), purge_step=None if step is None else step + 1)
 
     def write(self, record: dict) -> None:
         append_metrics(self.run_dir, record)

@@ -23,7 +23,7 @@ from .._version import __version__
 from ..bleu import choose as choose_tokenizer
 from ..bleu import corpus_bleu
 from ..data.dataset import collate
-from ..errors import MmprepError
+from ..errors import MmprepError, is_disk_full
 from ..model.decoding import hide_words, target_ids, to_device, translate
 from . import checkpoint
 from .config import to_toml
@@ -31,7 +31,7 @@ from .curves import MetricsLog
 from .diagnostics import COSINE_WARNING, cosine, first_batch_check, gate_means, grad_norms, render_first_batch
 from .distributed import Dist, init_distributed, shutdown
 from .optim import build_optimizer, clip_gradients, warmup_cosine
-from .run_dir import FIRST_BATCH, write_config
+from .run_dir import FIRST_BATCH, metrics_size, write_config
 from .setup import build_loaders, build_model, load_data, placeholder_schedule, text_dropout_from
 
 
@@ -44,6 +44,10 @@ def train(config: dict, run_dir: str | Path, resume: bool = False, progress: boo
     dist_state, device = init_distributed(config["device"])
     try:
         return Trainer(config, Path(run_dir), dist_state, device, resume, progress).run()
+    except (OSError, RuntimeError) as e:
+        if not is_disk_full(e):
+            raise
+        raise checkpoint.disk_full(Path(run_dir), Path(run_dir), "the run's records") from e
     finally:
         shutdown(dist_state)
 
@@ -79,6 +83,7 @@ class Trainer:
 
         self.step, self.epoch, self.batch_in_epoch = 0, 1, 0
         self.best_bleu, self.best_step = -1.0, None
+        self.resumed: tuple[int, int | None] | None = None  # (step, size of metrics.jsonl) of the checkpoint
         if state is not None:
             self._restore(state)
         self.stop_requested = False
@@ -107,6 +112,7 @@ class Trainer:
                     "batch_in_epoch": self.batch_in_epoch,
                     "best_bleu": self.best_bleu,
                     "best_step": self.best_step,
+                    "metrics_bytes": metrics_size(self.run_dir),
                 },
                 "rng": rng_states,
                 "model_config": self.module.config.to_dict(),
@@ -121,6 +127,7 @@ class Trainer:
         progress = state["progress"]
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self.best_bleu, self.best_step = progress["best_bleu"], progress["best_step"]
+        self.resumed = self.step, progress.get("metrics_bytes")
         if len(state["rng"]) != self.dist.world_size:
             raise MmprepError(
                 f"{self.run_dir} was trained with {len(state['rng'])} processes; resume it with the same number"
@@ -144,7 +151,7 @@ class Trainer:
     def run(self) -> dict:
         if self.dist.is_main:
             write_config(self.run_dir, to_toml(self.config))
-        self.metrics = MetricsLog(self.run_dir, self.config["log_to"]) if self.dist.is_main else None
+        self.metrics = MetricsLog(self.run_dir, self.config["log_to"], self.resumed) if self.dist.is_main else None
         try:
             return self._run()
         finally:

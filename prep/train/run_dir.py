@@ -59,6 +59,21 @@ def append_metrics(run_dir: Path, record: dict) -> None:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def metrics_size(run_dir: Path) -> int:
+    """How many bytes metrics.jsonl holds: a checkpoint records it, so that a resumed run starts the file there."""
+    path = run_dir / METRICS
+    return path.stat().st_size if path.exists() else 0
+
+
+def truncate_metrics(run_dir: Path, size: int) -> None:
+    """Cut metrics.jsonl back to its first ``size`` bytes: what was logged when the checkpoint being resumed was
+    saved. What came after (steps the resumed run takes again, or a record cut by a crash) would be there twice."""
+    path = run_dir / METRICS
+    if path.exists() and path.stat().st_size > size:
+        with open(path, "r+b") as f:
+            f.truncate(size)
+
+
 def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(training step records, dev evaluations) of a run in step order, one per step: a step logged again after a
     resume from an older checkpoint keeps its latest record."""
