@@ -11,11 +11,12 @@ from torch import nn
 from ..data.dataset import PoseDataset
 from ..errors import InputError, StoreError
 from ..model.translation import ModelConfig, SignTranslationModel
-from ..store import Store, default_url, open_store
+from ..store import Store, open_store
 from ..text.hub import resolve_device
 from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
 from ..train.config import resolve_saved
+from ..train.run_dir import require_run, run_store
 
 DATA_OPTIONS = ("points", "normalize", "max_frames")
 
@@ -62,7 +63,7 @@ def load_run(
 
     ``need_mask`` (the ensemble) gives a model trained without a mask embedding the store's ``mask_init`` (the
     mean train-split text feature, the value a mask embedding starts from) as its mask placeholder, frozen."""
-    run_dir = Path(run_dir)
+    run_dir = require_run(run_dir)
     state = checkpoints.load(run_dir, checkpoint)
     config = resolve_saved(state["config"])
     backbone, tokenizer = rebuild_backbone(run_dir)
@@ -71,7 +72,7 @@ def load_run(
     placeholder_mask = torch.zeros(model_config.text_dim) if "mask" in model_config.placeholder_kinds else None
     model = SignTranslationModel(backbone, model_config, placeholder_mask)
     model.load_state_dict(state["model"])
-    store_url = store_url or config["store"] or default_url()
+    store_url = store_url or run_store(run_dir, config["store"], storage_options)
     store = open_store(store_url, storage_options=storage_options)
     mask_source = "model" if model.placeholder.mask is not None else "none"
     if need_mask and model.placeholder.mask is None:

@@ -25,6 +25,16 @@ def default_url() -> str:
     return os.environ.get(STORE_ENV) or DEFAULT_STORE
 
 
+def is_relative(url: str) -> bool:
+    """Whether ``url`` is a local path relative to the current folder."""
+    return fsspec.core.split_protocol(url)[0] is None and not os.path.isabs(url)
+
+
+def absolute(url: str) -> str:
+    """A local path made absolute, so that it names the same store from any folder; a URL as it is."""
+    return os.path.abspath(url) if is_relative(url) else url
+
+
 @dataclass
 class Location:
     """A store URL resolved to a filesystem (for the lock and existence checks) and a zarr store."""

@@ -25,13 +25,14 @@ from ..bleu import corpus_bleu
 from ..data.dataset import collate
 from ..errors import MmprepError, is_disk_full
 from ..model.decoding import hide_words, target_ids, to_device, translate
+from ..store.location import absolute, default_url
 from . import checkpoint
 from .config import to_toml
 from .curves import MetricsLog
 from .diagnostics import COSINE_WARNING, cosine, first_batch_check, gate_means, grad_norms, render_first_batch
 from .distributed import Dist, init_distributed, shutdown
 from .optim import build_optimizer, clip_gradients, warmup_cosine
-from .run_dir import FIRST_BATCH, metrics_size, write_config
+from .run_dir import FIRST_BATCH, metrics_size, run_store, write_config
 from .setup import build_loaders, build_model, load_data, placeholder_schedule, text_dropout_from
 
 
@@ -41,9 +42,15 @@ class NonFiniteError(MmprepError):
 
 def train(config: dict, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train (or, with ``resume``, continue) the run in ``run_dir``. Returns a summary dict."""
+    # Recorded where it is, so that the run finds its store from any folder (eval, translate, --resume).
+    store = (
+        run_store(run_dir, config["store"], config["storage_options"])
+        if resume
+        else absolute(config["store"] or default_url())
+    )
     dist_state, device = init_distributed(config["device"])
     try:
-        return Trainer(config, Path(run_dir), dist_state, device, resume, progress).run()
+        return Trainer({**config, "store": store}, Path(run_dir), dist_state, device, resume, progress).run()
     except (OSError, RuntimeError) as e:
         if not is_disk_full(e):
             raise

@@ -14,10 +14,12 @@ Every other command (eval, report, ablate) finds a run's files through this modu
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, StoreError
+from ..store.location import Location, default_url, is_relative
 from .config import load_toml, resolve_saved
 
 CONFIG = "config.toml"
@@ -30,6 +32,20 @@ TENSORBOARD = "tensorboard"
 
 # What may differ when a run is resumed: where it runs and where it logs, not what it computes.
 RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options", "log_to")
+
+
+def run_store(run_dir: str | Path, recorded: str | None, storage_options: dict | None = None) -> str:
+    """The store a run was trained on, as its configuration records it (without one: ``default_url()``). A run
+    records an absolute location (``absolute``); a relative one, from a run written before it did, is looked for
+    from the current folder, then from the run directory. StoreError when it is not there."""
+    url = recorded or default_url()
+    candidates = [os.path.abspath(url), os.path.join(os.path.abspath(run_dir), url)] if is_relative(url) else [url]
+    for candidate in candidates:
+        if Location(candidate, storage_options or {}).exists():
+            return candidate
+    raise StoreError(
+        f"the store of the run {run_dir} was not found at {' or '.join(candidates)}; pass --store with where it is now"
+    )
 
 
 def checkpoint_path(run_dir: str | Path, which: str) -> Path:

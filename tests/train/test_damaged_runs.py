@@ -148,3 +148,43 @@ def test_a_full_disk_under_eval_keeps_the_earlier_report(run_copy, cli, monkeypa
     output = cli("eval", run_copy, "-q", expect=1).output
     assert "no space left on the disk" in output and "Traceback" not in output
     assert {p.name: p.read_bytes() for p in (run_copy / "eval").iterdir()} == before
+
+
+def test_a_run_finds_its_store_from_any_folder_and_says_when_it_is_gone(synth_store, tmp_path, cli, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copytree(synth_store, data / "syn.zarr")
+    monkeypatch.chdir(data)
+    config_file = tmp_path / "run.toml"
+    config_file.write_text(to_toml(config_for("syn.zarr", max_steps=1)))  # as given: relative to this folder
+    run = tmp_path / "run"
+    cli("train", "--config", config_file, "--out", run, "-q")
+    assert f'store = "{data / "syn.zarr"}"' in (run / "config.toml").read_text()  # recorded where it is
+
+    monkeypatch.chdir("/")
+    cli("eval", run, "--max-videos", "2", "--bootstrap", "10", "-q")
+    cli("train", "--resume", run, "-q")
+
+    (data / "syn.zarr").rename(data / "moved.zarr")
+    output = cli("eval", run, "-q", expect=1).output
+    assert f"the store of the run {run} was not found at {data / 'syn.zarr'}; pass --store" in output
+    assert "Create one" not in output
+    cli("eval", run, "--store", data / "moved.zarr", "--max-videos", "2", "--bootstrap", "10", "-q")
+
+
+def test_a_run_from_before_absolute_stores_is_found_from_the_folder_it_was_trained_in(trained_run, tmp_path, cli,
+                                                                                      monkeypatch):  # fmt: skip
+    import torch
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    store = Path(torch.load(checkpoint.path(run, "best"), weights_only=True)["config"]["store"])
+    for which in ("best", "last"):  # as runs wrote them before: the store as given, here relative to its parent
+        state = torch.load(checkpoint.path(run, which), weights_only=True)
+        state["config"]["store"] = store.name
+        torch.save(state, checkpoint.path(run, which))
+    monkeypatch.chdir(store.parent)
+    cli("eval", run, "--max-videos", "2", "--bootstrap", "10", "-q")
+    monkeypatch.chdir(tmp_path)
+    output = cli("eval", run, "-q", expect=1).output
+    assert f"the store of the run {run} was not found at {tmp_path / store.name} or {run / store.name}" in output
