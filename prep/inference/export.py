@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import MT5ForConditionalGeneration
 
+from .. import schemas
 from ..errors import InputError
 from ..evaluate.loading import load_run
 from ..model.translation import ModelConfig, SignTranslationModel
@@ -32,6 +33,7 @@ SPEC = "mmprep-model.json"
 BACKBONE = "backbone"
 WEIGHTS = "pose_fusion.safetensors"
 CARD = "README.md"
+SPEC_SCHEMA = "exported-model"
 STORE_MASK = "store.mask_init"  # not a model parameter: the ensemble's mask for a model without a mask embedding
 
 
@@ -61,7 +63,8 @@ def export_model(run_dir: str | Path, out: str | Path, checkpoint: str = "best",
 
 
 def is_export(folder: str | Path) -> bool:
-    return (Path(folder) / SPEC).is_file()
+    """Whether ``folder`` is an exported model, whole or not: its spec or its weights are there."""
+    return any((Path(folder) / name).exists() for name in (SPEC, WEIGHTS))
 
 
 def load_export(folder: str | Path, device: str = "auto", need_mask: bool = False):
@@ -79,11 +82,21 @@ def load_export(folder: str | Path, device: str = "auto", need_mask: bool = Fals
         weights = load_file(folder / WEIGHTS)
     except (SafetensorError, OSError) as e:
         raise InputError(f"{folder / WEIGHTS}: not a readable safetensors file ({e}); export the model again") from e
-    config = ModelConfig.from_dict(spec["model"])
+    try:
+        config = ModelConfig.from_dict(spec["model"])
+    except ValueError as e:  # options that do not go together
+        raise InputError(f"{folder / SPEC}: model: {e}; export the model again") from e
     store_mask = weights.pop(STORE_MASK, None)
     mask = torch.zeros(config.text_dim) if "mask" in config.placeholder_kinds else None  # replaced by the weights
     model = SignTranslationModel(backbone, config, mask)
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:  # sizes that differ: the spec's model is not the one the weights were trained as
+        mismatch = next((line.strip().rstrip(".") for line in str(e).splitlines() if "size mismatch" in line), e)
+        raise InputError(
+            f"{folder / WEIGHTS} does not fit the model of {SPEC} ({mismatch}): was {SPEC} changed? Copy it again "
+            "from the original export, or export the model again"
+        ) from None
     missing = [k for k in missing if not k.startswith("backbone.")]
     if missing or unexpected:
         raise InputError(
@@ -102,7 +115,13 @@ def load_export(folder: str | Path, device: str = "auto", need_mask: bool = Fals
 
 
 def _read_spec(folder: Path) -> dict:
+    """The folder's spec, checked against schemas/exported-model.schema.json."""
     path = folder / SPEC
+    if (folder / WEIGHTS).exists() and not path.exists():
+        raise InputError(
+            f"{folder} has no {SPEC}: an unfinished or damaged export (the spec is written last); copy the folder "
+            "whole from the original export, or export the model again"
+        )
     if not path.is_file():
         raise InputError(
             f"{folder} is not an exported model (no {SPEC}); write one with `mmprep export-model RUN --out {folder}`"
@@ -111,10 +130,17 @@ def _read_spec(folder: Path) -> dict:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{path}: not readable JSON ({e}); export the model again") from e
-    if spec.get("format") != FORMAT or spec.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT or spec.get("format_version", 0) > FORMAT_VERSION:
+        found = (spec.get("format"), spec.get("format_version")) if isinstance(spec, dict) else (None, None)
         raise InputError(
-            f"{path}: format {spec.get('format')!r} version {spec.get('format_version')!r}; this mmprep reads "
-            f"{FORMAT!r} up to version {FORMAT_VERSION} (upgrade mmprep, or export again)"
+            f"{path}: format {found[0]!r} version {found[1]!r}; this mmprep reads {FORMAT!r} up to version "
+            f"{FORMAT_VERSION} (upgrade mmprep, or export again)"
+        )
+    problems = schemas.errors(SPEC_SCHEMA, spec)
+    if problems:
+        raise InputError(
+            f"{path} was changed or damaged: {'; '.join(problems)}. Copy it again from the original export, or export "
+            "the model again"
         )
     return spec
 
@@ -126,6 +152,15 @@ def _weight_files(folder: Path) -> list[str]:
 
 
 def _check_files(folder: Path, files: dict[str, str]) -> None:
+    """Every file the model is loaded from (the weights, the backbone's files) is recorded and has its hash."""
+    read = [name for name in _weight_files(folder) if name == WEIGHTS or name.startswith(BACKBONE + "/")]
+    unrecorded = [name for name in read if name not in files]
+    if unrecorded:
+        more = f" (nor are {len(unrecorded) - 1} more)" if len(unrecorded) > 1 else ""
+        raise InputError(
+            f"{folder / unrecorded[0]} is not among the files {folder / SPEC} records{more}: the spec was changed or "
+            "belongs to another export; export the model again"
+        )
     for name, digest in files.items():
         path = folder / name
         if not path.is_file():
