@@ -76,6 +76,9 @@ def read_unisign(content: bytes) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, dict) or "keypoints" not in data or "scores" not in data:
         found = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"expected a dict with 'keypoints' and 'scores' (Uni-Sign's pose format), found {found}")
+    for name in ("keypoints", "scores"):
+        if not isinstance(data[name], list | tuple | np.ndarray):
+            raise ValueError(f"{name!r} is of type {type(data[name]).__name__}; expected a list of frames")
     keypoints, scores = list(data["keypoints"]), list(data["scores"])
     if not keypoints:
         raise ValueError("it holds no frames")
@@ -87,15 +90,22 @@ def read_unisign(content: bytes) -> tuple[np.ndarray, np.ndarray]:
     xy = np.zeros((end - start, N_POINTS, 2), dtype=np.float32)
     conf = np.zeros((end - start, N_POINTS), dtype=np.float32)
     for t in range(start, end):
-        frame_xy, frame_scores = np.asarray(keypoints[t], dtype=np.float32), np.asarray(scores[t], dtype=np.float32)
+        try:
+            frame_xy, frame_scores = np.asarray(keypoints[t], np.float32), np.asarray(scores[t], np.float32)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"frame {t}: not arrays of numbers ({e})") from None
         if frame_xy.shape[-2:] != (N_POINTS, 2) or frame_scores.shape[-1:] != (N_POINTS,):
             raise ValueError(
                 f"frame {t}: keypoints of shape {frame_xy.shape} and scores of shape {frame_scores.shape}; expected "
                 f"[people, {N_POINTS}, 2] and [people, {N_POINTS}] (COCO-WholeBody)"
             )
-        if frame_xy.ndim == 3 and len(frame_xy) == 0:
-            continue  # nobody on this frame
-        xy[t - start], conf[t - start] = frame_xy.reshape(-1, N_POINTS, 2)[0], frame_scores.reshape(-1, N_POINTS)[0]
+        people_xy, people_scores = frame_xy.reshape(-1, N_POINTS, 2), frame_scores.reshape(-1, N_POINTS)
+        if len(people_xy) != len(people_scores):
+            raise ValueError(
+                f"frame {t}: {len(people_xy)} person(s) with keypoints but {len(people_scores)} with scores"
+            )
+        if len(people_xy):  # none: nobody on this frame
+            xy[t - start], conf[t - start] = people_xy[0], people_scores[0]
     return xy, conf
 
 

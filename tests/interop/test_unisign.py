@@ -113,3 +113,24 @@ def test_bad_unisign_files_fail_alone_and_run_nothing(pose_dir, tmp_path, cli, s
     assert "has 543-point poses (mediapipe-holistic) but" in refused and "133-point poses" in refused
     assert "--fps and --frame-size are for Uni-Sign" in cli("import", FIXTURES / "pose", "--fps", "25",
                                                             "--store", store_url, expect=1).output  # fmt: skip
+
+
+def test_malformed_unisign_files_are_failed_rows_and_the_others_land(pose_dir, cli, store_url):
+    keypoints, scores = unisign_frames(3)
+    (pose_dir / "int.pkl").write_bytes(pickle.dumps({"keypoints": 7, "scores": scores}))
+    no_scores = [np.zeros((0, 133), np.float32), *scores[1:]]  # a person on frame 0, but no scores for them
+    (pose_dir / "nobody-scored.pkl").write_bytes(pickle.dumps({"keypoints": keypoints, "scores": no_scores}))
+    (pose_dir / "text.pkl").write_bytes(pickle.dumps({"keypoints": ["a", "b"], "scores": ["c", "d"]}))
+    args = ("--format", "unisign", "--fps", "25", "--frame-size", "210x260", "--store", store_url)
+    output = cli("import", pose_dir, *args, expect=1).output
+    assert "2 imported, 0 unchanged, 3 failed" in output and "Traceback" not in output
+    assert "int.pkl: not a usable Uni-Sign pose file: 'keypoints' is of type int; expected a list of frames" in output
+    assert (
+        "nobody-scored.pkl: not a usable Uni-Sign pose file: frame 0: 1 person(s) with keypoints but 0 with scores"
+        in output
+    )
+    assert "text.pkl: not a usable Uni-Sign pose file: frame 0: not arrays of numbers (could not convert" in output
+    store = prep.open_store(store_url)
+    assert sorted(store.ids) == ["S000000_P0000_T00", "int", "news-1", "nobody-scored", "text"]
+    assert [store.video(i)["status"] for i in ("int", "nobody-scored", "text")] == ["failed"] * 3
+    assert store.video("news-1")["status"] == "ok" and validate(store) == []
