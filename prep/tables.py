@@ -40,7 +40,7 @@ def read_rows(path: str | Path, schema: str, delimiter: str | None = None) -> li
         raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
 
     problems: list[str] = []
-    lines = _decode_lines(path, raw, problems)
+    lines = decode_lines(path, raw, problems)
     if fmt == "jsonl":
         parsed = _parse_jsonl(path, lines, problems)
     else:
@@ -69,8 +69,9 @@ def read_rows(path: str | Path, schema: str, delimiter: str | None = None) -> li
     return rows
 
 
-def _decode_lines(path: Path, raw: bytes, problems: list[str]) -> list[str]:
-    """Decode UTF-8 line by line so an undecodable byte is reported on its own line."""
+def decode_lines(path: Path, raw: bytes, problems: list[str]) -> list[str]:
+    """Decode UTF-8 line by line so an undecodable byte is reported on its own line (in ``problems``; the line
+    is then empty). A byte-order mark is dropped."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     lines = []

@@ -49,15 +49,22 @@ HELP = inspect.cleandoc(
     "reads them) into the manifest, by the corpus's own sentence names.",
 )
 @delimiter_option
+@click.option(
+    "--frames-outside-root",
+    is_flag=True,
+    help="Let the annotation files point at frames outside ROOT (PHOENIX's video column: an absolute path, or one "
+    "with '..'); without it such a row is refused, naming its file and line.",
+)
 @click.option("--extract", "then_extract", is_flag=True, help="Go on to extract every sentence's frame folder.")
 @extraction_options
-def prepare(corpus, root, store_url, storage_options, descriptions, delimiter, then_extract, extraction):
+def prepare(corpus, root, store_url, storage_options, descriptions, delimiter, frames_outside_root, then_extract,
+            extraction):  # fmt: skip
     if then_extract:
         require_mediapipe(
             "`mmprep prepare --extract`", f"`mmprep prepare {corpus}` without --extract needs no MediaPipe."
         )
     recipe = RECIPES[corpus]
-    prepared = recipe.read(root)
+    prepared = recipe.read(root, frames_outside_root)
     if descriptions:
         join_descriptions(prepared, descriptions, delimiter)
     with open_store(store_url, mode="a", storage_options=storage_options) as store:

@@ -88,9 +88,10 @@ class Recipe(ABC):
     layout: str  # the files it reads, for --help
 
     @abstractmethod
-    def read(self, root: Path) -> Prepared:
+    def read(self, root: Path, frames_outside_root: bool = False) -> Prepared:
         """Read the annotations and look up the frame folders. Raises InputError listing every problem with
-        the annotation files (file, line or entry, field) before anything is written."""
+        the annotation files (file, line or entry, field) before anything is written. Frames are read under ROOT
+        only, unless ``frames_outside_root`` lets an annotation file point elsewhere (PHOENIX's video column)."""
 
 
 def join_descriptions(prepared: Prepared, path: str | Path, delimiter: str | None = None) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from .. import safe_pickle, schemas
 from ..errors import InputError
 from ..extract.videos import VideoFile
+from ..tables import decode_lines
 from .base import Prepared, Recipe, problems_error, require_file, row_problems, subfolders
 
 HEADER = ["name", "split"]
@@ -30,10 +31,11 @@ def read_split_file(path: Path) -> tuple[dict[str, str], list[str]]:
     """name -> split, and the problems found (file:line: ...)."""
     splits = schemas.enum("common", "$defs", "split")
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read it as UTF-8 text: {e}") from e
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it: {e.strerror or e}") from e
     found, problems, first = {}, [], {}
+    lines = decode_lines(path, raw, problems)
     for line_no, line in enumerate(lines, start=1):
         fields = [f.strip() for f in line.split("|")]
         if not line.strip() or (line_no == 1 and fields == HEADER):
@@ -89,7 +91,7 @@ class CslDaily(Recipe):
     language = "zh"
     layout = "sentence_label/split_1.txt, sentence_label/csl2020ct_v2.pkl, sentence/frames_512x512/<name>/*.jpg"
 
-    def read(self, root: Path) -> Prepared:
+    def read(self, root: Path, frames_outside_root: bool = False) -> Prepared:  # its frames are named, not pointed at
         split_file = require_file(root / "sentence_label" / "split_1.txt", "CSL-Daily's split file")
         label_file = require_file(root / "sentence_label" / "csl2020ct_v2.pkl", "CSL-Daily's labels")
         frames = root / "sentence" / "frames_512x512"

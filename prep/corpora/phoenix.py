@@ -9,32 +9,37 @@ The layout under ROOT (the ``PHOENIX-2014-T`` folder of the release), as its pub
 
 The ``video`` column gives the frames as a pattern relative to the split's folder (``<name>/1/*.png``, kept from
 PHOENIX-2014, whose frames sit in ``<name>/1/``); the 2014-T release has them directly in ``<name>/``, so the
-pattern's folder is used when it exists and ``<name>/`` otherwise. A row's translation is the ``translation``
+pattern's folder is used when it exists and ``<name>/`` otherwise. A pattern whose folder is outside ROOT (an
+absolute path, or one that climbs out with ``..``) is a problem of its row unless ``frames_outside_root``
+(`--frames-outside-root`): the corpus file decides which files are read. A row's translation is the ``translation``
 column, its gloss ``orth`` and its signer ``speaker``.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import posixpath
 from pathlib import Path
 
 from .. import schemas
 from ..errors import InputError
 from ..extract.videos import VideoFile
+from ..tables import decode_lines
 from .base import Prepared, Recipe, problems_error, require_file, row_problems, subfolders
 
 COLUMNS = ("name", "video", "start", "end", "speaker", "orth", "translation")
 USED = ("name", "video", "speaker", "orth", "translation")
 
 
-def read_corpus_file(path: Path, split: str) -> tuple[list[tuple[dict, str]], list[str]]:
-    """(manifest row, video pattern) per line, and the problems found (file:line: ...)."""
+def read_corpus_file(path: Path, split: str) -> tuple[list[tuple[dict, str, int]], list[str]]:
+    """(manifest row, video pattern, line number) per line, and the problems found (file:line: ...)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read it as UTF-8 text: {e}") from e
-    reader = csv.reader(text.splitlines(), delimiter="|", quoting=csv.QUOTE_NONE)
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it: {e.strerror or e}") from e
+    problems: list[str] = []
+    reader = csv.reader(decode_lines(path, raw, problems), delimiter="|", quoting=csv.QUOTE_NONE)
     header = [h.strip() for h in next(reader, [])]
     missing = [c for c in USED if c not in header]
     if missing:
@@ -42,7 +47,7 @@ def read_corpus_file(path: Path, split: str) -> tuple[list[tuple[dict, str]], li
             f"{path}: header: missing column(s) {', '.join(missing)}. Found: {', '.join(header) or 'nothing'}; "
             f"expected: {'|'.join(COLUMNS)}"
         )
-    rows, problems = [], []
+    rows = []
     for fields in reader:
         line_no = reader.line_num
         if not any(f.strip() for f in fields):
@@ -56,16 +61,21 @@ def read_corpus_file(path: Path, split: str) -> tuple[list[tuple[dict, str]], li
         row = {"id": values["name"], "split": split, "translation": values["translation"],
                "signer": values["speaker"], "gloss": values["orth"]}  # fmt: skip
         problems += row_problems(f"{path}:{line_no}", row)
-        rows.append((row, values["video"]))
+        rows.append((row, values["video"], line_no))
     return rows, problems
 
 
 def frame_folder(split_dir: Path, name: str, pattern: str) -> Path:
     """Where a sentence's frames are: the folder of the ``video`` pattern if it exists, else ``<name>/``."""
     given = posixpath.dirname(pattern)
-    if given and ".." not in given.split("/") and (split_dir / given).is_dir():
+    if given and (split_dir / given).is_dir():
         return split_dir / given
     return split_dir / name
+
+
+def is_inside(folder: Path, root: Path) -> bool:
+    """Whether ``folder`` is under ``root`` as written (``..`` resolved; links under ROOT are the user's own)."""
+    return Path(os.path.normpath(folder.absolute())).is_relative_to(os.path.normpath(root.absolute()))
 
 
 class Phoenix2014T(Recipe):
@@ -74,7 +84,7 @@ class Phoenix2014T(Recipe):
     language = "de"
     layout = "annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv, features/fullFrame-210x260px/<split>/<name>/*.png"
 
-    def read(self, root: Path) -> Prepared:
+    def read(self, root: Path, frames_outside_root: bool = False) -> Prepared:
         manual, features = root / "annotations" / "manual", root / "features" / "fullFrame-210x260px"
         rows, videos, no_frames, unlabelled, problems, first = [], [], [], [], [], {}
         for split in schemas.enum("common", "$defs", "split"):
@@ -83,18 +93,24 @@ class Phoenix2014T(Recipe):
             problems += split_problems
             split_dir = features / split
             folders = set(subfolders(split_dir))
-            for row, pattern in read:
+            for row, pattern, line_no in read:
                 if row["id"] in first:
-                    problems.append(f"{path}: {row['id']!r} is annotated again (first in {first[row['id']]})")
+                    problems.append(f"{path}:{line_no}: {row['id']!r} is annotated again (first at {first[row['id']]})")
                     continue
-                first[row["id"]] = path.name
-                rows.append(row)
+                first[row["id"]] = f"{path.name}:{line_no}"
                 folder = frame_folder(split_dir, row["id"], pattern)
+                if not frames_outside_root and not is_inside(folder, root):  # the corpus file decides what is read
+                    problems.append(
+                        f"{path}:{line_no}: video {pattern!r} is outside ROOT ({root}); pass --frames-outside-root "
+                        "to read frames there"
+                    )
+                    continue
+                rows.append(row)
                 if folder.is_dir():
-                    videos.append(VideoFile(row["id"], str(folder.absolute())))
+                    videos.append(VideoFile(row["id"], os.path.normpath(folder.absolute())))
                 else:
                     no_frames.append(row["id"])
-            unlabelled += [f"{split}/{name}" for name in sorted(folders - {r["id"] for r, _ in read})]
+            unlabelled += [f"{split}/{name}" for name in sorted(folders - {r["id"] for r, *_ in read})]
         if problems:
             raise problems_error(f"the PHOENIX-2014T annotations under {root}", problems)
         if not features.is_dir():

@@ -17,6 +17,7 @@ import pytest
 from helpers import write_frames
 
 import prep
+from prep.corpora import RECIPES
 
 CSL = [  # name, split, signer, glosses, characters
     ("S000000_P0000_T00", "train", 0, ["他", "谁"], ["他", "是", "谁", "？"]),
@@ -220,3 +221,33 @@ def test_the_corpus_files_are_not_manifests_and_say_what_to_use(csl_root, phoeni
     ):
         output = cli("manifest", path, "--store", store_url, expect=1).output
         assert "header: unknown column(s) name" in output and "mmprep prepare --help" in output
+
+
+def test_phoenix_frames_outside_root_are_read_only_when_asked(phoenix_root, sample_rgb, tmp_path, cli, store_url):
+    name = PHOENIX["dev"][0][0]
+    elsewhere = write_frames(tmp_path / "elsewhere" / name, sample_rgb[:2], "images{:04d}.png")
+    dev = phoenix_root / "annotations/manual/PHOENIX-2014-T.dev.corpus.csv"
+    lines = dev.read_text(encoding="utf-8").splitlines()
+    for pattern in (f"{elsewhere}/*.png", f"../../../../elsewhere/{name}/*.png"):  # absolute, or up and out
+        dev.write_text(f"{lines[0]}\n{lines[1].replace(f'{name}/1/*.png', pattern)}\n", encoding="utf-8")
+        output = cli("prepare", "phoenix-2014t", phoenix_root, "--store", store_url, expect=1).output
+        assert f"{dev}:2: video {pattern!r} is outside ROOT ({phoenix_root}); pass --frames-outside-root" in output
+        assert not Path(store_url).exists()
+    cli("prepare", "phoenix-2014t", phoenix_root, "--store", store_url, "--frames-outside-root")
+    prepared = RECIPES["phoenix-2014t"].read(phoenix_root, frames_outside_root=True)
+    assert {v.id: v.path for v in prepared.videos}[name] == str(elsewhere)
+    assert prep.open_store(store_url).video(name)["split"] == "dev"
+
+
+def test_phoenix_duplicates_and_bad_bytes_are_named_by_line(phoenix_root, csl_root, cli, store_url):
+    dev = phoenix_root / "annotations/manual/PHOENIX-2014-T.dev.corpus.csv"
+    first_train = (phoenix_root / "annotations/manual/PHOENIX-2014-T.train.corpus.csv").read_text().splitlines()[1]
+    dev.write_bytes(dev.read_bytes() + first_train.encode() + b"\n" + "x|x/1/*.png|-1|-1|S|G|schön".encode("latin-1"))
+    output = cli("prepare", "phoenix-2014t", phoenix_root, "--store", store_url, expect=1).output
+    train_id = PHOENIX["train"][0][0]
+    assert f"{dev}:3: {train_id!r} is annotated again (first at PHOENIX-2014-T.train.corpus.csv:2)" in output
+    assert f"{dev}:4: not valid UTF-8 (byte 0xf6 at column 26); save the file as UTF-8" in output
+    split_file = csl_root / "sentence_label/split_1.txt"
+    split_file.write_bytes(split_file.read_bytes() + "S000004_P0000_T00|tr\xe4in\n".encode("latin-1"))
+    output = cli("prepare", "csl-daily", csl_root, "--store", store_url, expect=1).output
+    assert f"{split_file}:6: not valid UTF-8 (byte 0xe4 at column 21); save the file as UTF-8" in output
