@@ -111,9 +111,10 @@ class Translator:
             self._encoder = encoder
         return self._encoder
 
-    def _text(self, description: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _text(self, description: str | None, video_id: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(pooled feature, per-token features where the model reads them) of a description; (None, None)
-        without one."""
+        without one. A description past the encoder's max length is cut there, as `mmprep encode-text` cuts it,
+        with a note."""
         if description is None or not description.strip():  # as encode-text: blank is no text
             return None, None
         provenance = self.spec["text_encoder"]
@@ -122,6 +123,11 @@ class Translator:
             self.encoder, [description], pooling=provenance["pooling"], max_length=provenance["max_length"],
             keep_tokens=tokens,
         )  # fmt: skip
+        if encoded.n_truncated:
+            self.notes.append(
+                f"{video_id}: the description is longer than the {provenance['max_length']} tokens the store's "
+                "descriptions were encoded with; it was cut there, as `mmprep encode-text` cuts them"
+            )
         return encoded.features[0], encoded.token_features[0] if tokens else None
 
     # ------------------------------------------------------------------ translation
@@ -203,7 +209,7 @@ class Translator:
         data = self.spec["data"]
         read = self._read if read is None else read
         points_xyz, points_conf = prepare(xyz[:, read], conf[:, read], width, height, data["normalize"])
-        text, tokens = self._text(description)
+        text, tokens = self._text(description, video_id)
         item = make_item(video_id, points_xyz, points_conf, text, "", self.model.config.text_dim, data["max_frames"],
                          text_tokens=tokens)  # fmt: skip
         batch = to_device(collate([item]), self.device)
