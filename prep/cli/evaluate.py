@@ -33,7 +33,8 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json]; predictions go beside it (.predictions.jsonl).",
+    help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json; with --store of another store, "
+    "SPLIT-MODE.on-STORE.json, beside the run's own]; predictions go beside it (.predictions.jsonl).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor, beams, checkpoint, batch_size,
@@ -53,6 +54,7 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
       mmprep eval runs/stage2 --mode ensemble --store s3://bucket/csl.zarr
     """
     from ..evaluate import InferenceMode, default_output, evaluate, render, write
+    from ..train.run_dir import is_run_store
 
     inference = InferenceMode(mode, alpha, factor)
     report, videos = evaluate(
@@ -60,7 +62,13 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
         storage_options=storage_options, batch_size=batch_size, max_videos=max_videos, device=device,
         resamples=resamples, seed=seed, progress=not quiet, tokenize=tokenize,
     )  # fmt: skip
-    path = write(report, videos, out or default_output(run_dir, split, inference, beams))
+    if out is None:
+        other = store_url if store_url and not is_run_store(run_dir, store_url) else None
+        out = default_output(run_dir, split, inference, beams, other_store=other)
+        if other:
+            click.echo(f"note: {other} is not the store the run was trained on: the report goes to {out}, beside "
+                       f"the run's own ({default_output(run_dir, split, inference, beams).name})", err=True)  # fmt: skip
+    path = write(report, videos, out)
     click.echo(render(report))
     click.echo(f"\nwrote {path} and {path.name.removesuffix('.json')}.predictions.jsonl beside it")
 

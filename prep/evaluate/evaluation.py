@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 import torch
 from torch.utils.data import DataLoader, Subset
@@ -137,10 +138,16 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int) -> l
     ]
 
 
-def default_output(run_dir: str | Path, split: str, mode: InferenceMode, beams: int = 1) -> Path:
-    """``RUN_DIR/eval/<split>-<mode tag>[-beam<N>].json``."""
-    beam = f"-beam{beams}" if beams > 1 else ""
-    return Path(run_dir) / EVAL / f"{split}-{mode.tag}{beam}.json"
+def default_output(
+    run_dir: str | Path, split: str, mode: InferenceMode, beams: int = 1, other_store: str | None = None
+) -> Path:
+    """``RUN_DIR/eval/<split>-<mode tag>[-beam<N>][.on-<store>].json``: an evaluation on a store other than the
+    run's own (``other_store``, `eval --store`) goes beside the run's, named after that store, not over it."""
+    name = f"{split}-{mode.tag}" + (f"-beam{beams}" if beams > 1 else "")
+    if other_store:
+        store = PurePosixPath(other_store.rstrip("/")).name.removesuffix(".zarr")
+        name += ".on-" + re.sub(r"[^A-Za-z0-9_-]+", "-", store)
+    return Path(run_dir) / EVAL / f"{name}.json"
 
 
 def predictions_path(report_path: str | Path) -> Path:

@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..evaluate.loading import Run
 from ..evaluate.summary import METRIC_NAMES
 from ..store.info import summarize
+from ..store.location import absolute
 from ..train.run_dir import EVAL, read_metrics
 
 
@@ -22,14 +23,17 @@ def _number(value, digits: int = 2) -> str:
 
 
 def _reports(run: Run) -> list[dict]:
-    """The run's evaluation reports, by split, mode and beams (files that are not reports are left out)."""
+    """The run's evaluation reports on the card's store, by split, mode and beams (files that are not reports, and
+    reports on other stores, `mmprep eval --store`, are left out)."""
     reports = []
     for path in sorted((run.run_dir / EVAL).glob("*.json")):
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if isinstance(report, dict) and "consistency" in report and "bleu" in report:
+        if not (isinstance(report, dict) and "consistency" in report and "bleu" in report):
+            continue
+        if absolute(str(report.get("store", ""))).rstrip("/") == absolute(run.store.url).rstrip("/"):
             reports.append({**report, "file": path.name})
     return reports
 

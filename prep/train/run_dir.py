@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import InputError, StoreError
-from ..store.location import Location, default_url, is_relative
+from ..store.location import Location, absolute, default_url, is_relative
 from .config import load_toml, resolve_saved
 
 CONFIG = "config.toml"
@@ -46,6 +46,15 @@ def run_store(run_dir: str | Path, recorded: str | None, storage_options: dict |
     raise StoreError(
         f"the store of the run {run_dir} was not found at {' or '.join(candidates)}; pass --store with where it is now"
     )
+
+
+def is_run_store(run_dir: str | Path, url: str) -> bool:
+    """Whether ``url`` is where ``run_store`` finds the run's own store."""
+    config = read_config(run_dir)
+    try:
+        return absolute(url).rstrip("/") == run_store(run_dir, config["store"], config["storage_options"]).rstrip("/")
+    except StoreError:  # the run's store is gone: whatever it is evaluated on now is another
+        return False
 
 
 def checkpoint_path(run_dir: str | Path, which: str) -> Path:

@@ -17,6 +17,7 @@ from prep.errors import InputError
 from prep.evaluate import InferenceMode, evaluate, read
 from prep.evaluate import metrics as m
 from prep.evaluate.loading import load_run
+from prep.inference import export_model
 from prep.model.decoding import AverageMembers, generate, to_device
 
 HYPOTHESES = ["我想学习手语", "今天天气很好", "他穿着蓝色的衬衫", "一个男人在公园里", "The woman waves"]
@@ -294,3 +295,25 @@ def test_a_model_whose_output_ignores_the_text_is_not_applicable_not_consistent(
         assert part["consistency"]["verdict"] == "not applicable" and part["consistency"]["pass"] is False
         assert part["consistency"]["kl"]["pass"]  # each target is met, trivially
     assert "the model ignores the description" in printed and "not applicable" in printed
+
+
+def test_eval_on_another_store_writes_beside_the_runs_own_report(trained_run, synth_store, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("eval"))
+    options = ("--max-videos", "2", "--bootstrap", "10", "-q")
+    cli("eval", run, *options)
+    cli("eval", run, "--store", synth_store, *options)  # the run's own store, named: the same report
+    own = run / "eval" / "dev-missing-aware.json"
+    before = own.read_bytes()
+    other = tmp_path / "copy.zarr"
+    shutil.copytree(synth_store, other)
+    output = cli("eval", run, "--store", other, *options).output
+    assert own.read_bytes() == before  # the run's report is not overwritten
+    beside = run / "eval" / "dev-missing-aware.on-copy.json"
+    assert f"note: {other} is not the store the run was trained on: the report goes to {beside}" in output
+    assert read(beside)[0]["store"] == str(other)
+    assert sorted(p.name for p in (run / "eval").iterdir()) == [
+        "dev-missing-aware.json", "dev-missing-aware.on-copy.json", "dev-missing-aware.on-copy.predictions.jsonl",
+        "dev-missing-aware.predictions.jsonl"]  # fmt: skip
+    card = (export_model(run, tmp_path / "model")[0] / "README.md").read_text()
+    assert card.count("| dev | missing-aware | 1 |") == 2  # in its two tables: the evaluation on its own store only
