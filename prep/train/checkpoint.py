@@ -22,6 +22,8 @@ REQUIRED = ("model", "progress", "config", "model_config")  # what every checkpo
 
 
 def save(run_dir: Path, which: str, state: dict) -> Path:
+    """Write ``state`` as the run's ``which`` checkpoint. DiskFullError (the partial file removed, the previous
+    checkpoint intact) when the disk is full."""
     target = path(run_dir, which)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".pt.tmp")
@@ -56,9 +58,8 @@ def load(run_dir: Path, which: str = "last") -> dict:
         raise InputError(f"{source} is damaged ({why}). {_instead(run_dir, which)}") from None
     missing = [key for key in REQUIRED if key not in state] if isinstance(state, dict) else list(REQUIRED)
     if missing:
-        raise InputError(
-            f"{source} is not a checkpoint of `mmprep train` (it has no {', '.join(missing)}). {_instead(run_dir, which)}"
-        )
+        what = f"{source} is not a checkpoint of `mmprep train` (it has no {', '.join(missing)})"
+        raise InputError(f"{what}. {_instead(run_dir, which)}")
     return state
 
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from train_helpers import FAST, metrics
+from train_helpers import FAST, config_for, interrupt_at_batch, metrics
 
 from prep.train.curves import scalars
+from prep.train.loop import train
 from prep.train.run_dir import resumed_config
 
 
@@ -53,3 +54,17 @@ def test_events_and_unset_values_are_not_scalars():
     got = scalars({"step": 2, "epoch": 1, "loss": 1.5, "gate_without_text": None, "placeholder": "mask",
                    "grad_norm": {"gate": 0.5}})  # fmt: skip
     assert got == {"train/loss": 1.5, "train/grad_norm/gate": 0.5}
+
+
+def test_a_resumed_run_shows_each_step_once(synth_store, tmp_path, monkeypatch):
+    run = tmp_path / "tb"
+    config = config_for(synth_store, max_steps=8, checkpoint_every=4, log_to="tensorboard")
+    interrupt_at_batch(monkeypatch, 7, error=RuntimeError)  # steps 5 and 6 are logged after the checkpoint
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, run, progress=False)
+    monkeypatch.undo()
+    train(config, run, resume=True, progress=False)
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 9))
+    assert [m["step"] for m in metrics(run) if "loss" in m] == list(range(1, 9))
