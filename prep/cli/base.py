@@ -7,7 +7,7 @@ import importlib
 import click
 
 from .._version import __version__
-from ..errors import MmprepError, disk_full_cause
+from ..errors import MmprepError, disk_full_cause, is_disk_full
 
 # Which module of prep/cli registers each command (with ``@main.command``). A command's module is imported
 # only when that command runs (or a help lists it), so a command does not load what only others need;
@@ -53,13 +53,13 @@ class Group(click.Group):
             return super().invoke(ctx)
         except MmprepError as e:
             raise click.ClickException(str(e)) from e
-        except (OSError, RuntimeError) as e:  # a full disk where no command expected one: still one line
-            cause = disk_full_cause(e)
-            if cause is None:
+        except Exception as e:  # a full disk where no command expected one: still one line
+            if not is_disk_full(e):
                 raise
-            where = f" ({cause.filename})" if cause.filename else ""
-            raise click.ClickException(f"no space left on the disk{where}: {cause.strerror}; free some space and "
-                                       "run the command again") from e  # fmt: skip
+            cause = disk_full_cause(e)
+            where = f" ({cause.filename})" if cause is not None and cause.filename else ""
+            raise click.ClickException(f"no space left on the disk{where}; free some space and run the command "
+                                       "again") from e  # fmt: skip
         except KeyboardInterrupt:
             click.echo("\ninterrupted: everything committed so far is kept; rerun the command to continue.", err=True)
             ctx.exit(130)

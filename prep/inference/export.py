@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -22,10 +23,12 @@ from safetensors.torch import load_file, save_file
 from transformers import MT5ForConditionalGeneration
 
 from .. import schemas
-from ..errors import InputError
-from ..evaluate.loading import load_run
+from ..errors import DiskFullError, InputError, is_disk_full, no_space
+from ..evaluate.loading import Run, load_run
 from ..model.translation import ModelConfig, SignTranslationModel
 from ..text.hub import load_tokenizer, quiet_transformers, resolve_device
+from ..train.checkpoint import tensor_bytes
+from ..train.run_dir import BACKBONE as RUN_BACKBONE
 from . import model_card
 from .spec import FORMAT, FORMAT_VERSION, run_spec
 
@@ -45,7 +48,30 @@ def export_model(run_dir: str | Path, out: str | Path, checkpoint: str = "best",
         raise InputError(f"{out} exists and is not empty; export into a new folder")
     run = load_run(run_dir, checkpoint, store_url, storage_options, device="cpu")
     spec, notes = run_spec(run)
+    existed = out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        _write(run, spec, out)
+    except BaseException as e:  # the folder was new or empty: what is in it now is an unfinished export
+        shutil.rmtree(out)
+        if existed:
+            out.mkdir()
+        if is_disk_full(e):
+            raise DiskFullError(f"{no_space(out.parent, 'the exported model', _size(run))}; the unfinished {out} "
+                                "was removed. Free some space, then export again") from e  # fmt: skip
+        raise
+    return out, notes
+
+
+def _size(run: Run) -> int:
+    """About what an export of ``run`` writes: its weights, and its backbone's tokenizer and configuration."""
+    return tensor_bytes(run.model.state_dict()) + sum(
+        p.stat().st_size for p in (run.run_dir / RUN_BACKBONE).glob("*.json")
+    )
+
+
+def _write(run: Run, spec: dict, out: Path) -> None:
+    """The exported folder's files, ``mmprep-model.json`` last."""
     with quiet_transformers():
         run.model.backbone.save_pretrained(out / BACKBONE)
     run.tokenizer.save_pretrained(out / BACKBONE)
@@ -59,7 +85,6 @@ def export_model(run_dir: str | Path, out: str | Path, checkpoint: str = "best",
     tmp = out / (SPEC + ".tmp")
     tmp.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out / SPEC)  # the commit point
-    return out, notes
 
 
 def is_export(folder: str | Path) -> bool:

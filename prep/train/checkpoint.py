@@ -10,12 +10,11 @@ run's checkpoint (eval, translate, export-model, train --resume) reads it with `
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import torch
 
-from ..errors import DiskFullError, InputError, is_disk_full
+from ..errors import DiskFullError, InputError, is_disk_full, no_space
 from .run_dir import checkpoint_path as path
 
 REQUIRED = ("model", "progress", "config", "model_config")  # what every checkpoint of `mmprep train` holds
@@ -35,7 +34,7 @@ def save(run_dir: Path, which: str, state: dict) -> Path:
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if is_disk_full(e):
-            raise disk_full(run_dir, target.parent, f"{which}.pt", _tensor_bytes(state)) from e
+            raise disk_full(run_dir, target.parent, f"{which}.pt", tensor_bytes(state)) from e
         raise
     os.replace(tmp, target)
     return target
@@ -76,14 +75,14 @@ def _instead(run_dir: Path, which: str) -> str:
     return ", ".join(options) + ", or train the run again."
 
 
-def _tensor_bytes(value) -> int:
+def tensor_bytes(value) -> int:
     """About what ``torch.save`` writes of ``value``: the bytes of its tensors."""
     if isinstance(value, torch.Tensor):
         return value.numel() * value.element_size()
     if isinstance(value, dict):
-        return sum(map(_tensor_bytes, value.values()))
+        return sum(map(tensor_bytes, value.values()))
     if isinstance(value, list | tuple):
-        return sum(map(_tensor_bytes, value))
+        return sum(map(tensor_bytes, value))
     return 0
 
 
@@ -96,14 +95,9 @@ def disk_full(run_dir: Path, folder: Path, what: str, needed: int | None = None)
         if "last.pt" in kept
         else f"train again (into another --out, or after deleting {run_dir})"
     )
-    free = f"{size_text(shutil.disk_usage(folder).free)} free"
     return DiskFullError(
-        f"{folder}: no space left on its disk to write {what} "
-        + (f"(it needs about {size_text(needed)}, {free}). The partial file was removed" if needed else f"({free})")
+        no_space(folder, what, needed)
+        + (". The partial file was removed" if needed else "")
         + (f"; {' and '.join(kept)} {'are' if len(kept) > 1 else 'is'} intact" if kept else "")
         + f". Free some space, then {then}."
     )
-
-
-def size_text(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"

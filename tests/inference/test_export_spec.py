@@ -1,6 +1,7 @@
 """An exported folder whose mmprep-model.json was edited by hand, cut, or deleted: refused with the file and the
-field named, before anything is read from the folder. The export is of the synth run (no MediaPipe needed), and
-translating a .pose file stands for translating a video."""
+field named, before anything is read from the folder; an export that finds the disk full leaves no unfinished
+folder. The export is of the synth run (no MediaPipe needed), and translating a .pose file stands for translating
+a video."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from helpers import FIXTURES
+from safetensors import SafetensorError
 
 from prep.errors import InputError
-from prep.inference import Translator, export_model
+from prep.inference import Translator, export, export_model
 from prep.inference.export import load_export
 
 POSE = FIXTURES / "pose" / "example.pose"
@@ -73,3 +75,15 @@ def test_a_deleted_spec_is_an_unfinished_export_not_a_run(edited, cli):
     assert "checkpoint" not in output
     with pytest.raises(InputError, match=r"no mmprep-model\.json: an unfinished or damaged export"):
         Translator.from_pretrained(folder)
+
+
+def test_a_full_disk_during_export_leaves_no_unfinished_folder(trained_run, tmp_path, cli, monkeypatch):
+    def save_file(weights, path, metadata=None):  # as safetensors fails on a full disk (measured on a tmpfs)
+        path.write_bytes(b"\0" * 100)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(export, "save_file", save_file)
+    output = cli("export-model", trained_run, "--out", tmp_path / "model", expect=1).output
+    assert f"{tmp_path}: no space left on its disk to write the exported model (it needs about " in output
+    assert f"the unfinished {tmp_path / 'model'} was removed. Free some space, then export again" in output
+    assert not (tmp_path / "model").exists() and "Traceback" not in output
