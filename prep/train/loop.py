@@ -51,10 +51,12 @@ def train(config: dict, run_dir: str | Path, resume: bool = False, progress: boo
     dist_state, device = init_distributed(config["device"])
     try:
         return Trainer({**config, "store": store}, Path(run_dir), dist_state, device, resume, progress).run()
-    except (OSError, RuntimeError) as e:
+    except MmprepError:  # said already (a checkpoint's full disk among them)
+        raise
+    except Exception as e:  # an OSError, torch's RuntimeError over one, safetensors' own error (the backbone)
         if not is_disk_full(e):
             raise
-        raise checkpoint.disk_full(Path(run_dir), Path(run_dir), "the run's records") from e
+        raise checkpoint.disk_full(Path(run_dir), Path(run_dir), "the run's files") from e
     finally:
         shutdown(dist_state)
 

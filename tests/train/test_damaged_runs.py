@@ -127,7 +127,7 @@ def test_a_full_disk_is_named_loses_nothing_and_the_run_resumes_exactly(
         assert f"{run / 'checkpoints'}: no space left on its disk to write last.pt (it needs about " in output
         assert " free). The partial file was removed; last.pt is intact." in output
     else:
-        assert f"{run}: no space left on its disk to write the run's records (" in output
+        assert f"{run}: no space left on its disk to write the run's files (" in output
     assert f"then continue with `mmprep train --resume {run}`" in output and "Traceback" not in output
     assert list((run / "checkpoints").glob("*.tmp")) == []
     assert checkpoint.load(run, "last")["progress"]["step"] == 4
