@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
+import statistics
 from pathlib import Path
 
 from prep.analysis.ablate import plot_curves, spread
@@ -56,7 +58,24 @@ def row(setting: str, seed_dir: Path, results: dict) -> dict:
         line[f"with_text_{name}"] = report["with_text"]["consistency"][name]["value"]
     line["with_text_consistent"] = report["with_text"]["consistency"]["pass"]
     line["outputs_changed_by_text"] = report["text_effect"]["outputs_changed"]
-    return line
+    return line | loss_shape(read_metrics(seed_dir / "model")[0])
+
+
+def loss_shape(steps: list[dict]) -> dict:
+    """What the design's loss-curve claims are about: the training loss (mean of the logged steps) in epochs 5
+    and 15 and in the last epoch, and its jitter over the second half of training: the standard deviation of the
+    change from one logged step to the next, over the square root of 2 (the noise of one logged value)."""
+    by_epoch: dict[int, list[float]] = {}
+    for record in steps:
+        by_epoch.setdefault(record["epoch"], []).append(record["loss"])
+    losses = [r["loss"] for r in steps[len(steps) // 2 :]]
+    changes = [b - a for a, b in itertools.pairwise(losses)]
+    return {
+        "loss_epoch_5": statistics.fmean(by_epoch[5]) if 5 in by_epoch else None,
+        "loss_epoch_15": statistics.fmean(by_epoch[15]) if 15 in by_epoch else None,
+        "loss_last_epoch": statistics.fmean(by_epoch[max(by_epoch)]) if by_epoch else None,
+        "loss_jitter": statistics.stdev(changes) / 2**0.5 if len(changes) > 1 else None,
+    }
 
 
 def differences(rows: list[dict], reference: dict[int, dict], key: str) -> list[float]:
@@ -87,12 +106,19 @@ COLUMNS = [
 ]
 
 
-def summarize(settings: dict[str, list[dict]]) -> list[dict]:
+LOSS_COLUMNS = [
+    (f"training loss, {title}", lambda rows, d, key=key: [r.get(key) for r in rows], ".3f")
+    for title, key in (("epoch 5", "loss_epoch_5"), ("epoch 15", "loss_epoch_15"), ("last epoch", "loss_last_epoch"),
+                       ("jitter (2nd half)", "loss_jitter"))
+]  # fmt: skip
+
+
+def summarize(settings: dict[str, list[dict]], columns: list = COLUMNS) -> list[dict]:
     default = {r["seed"]: r for r in settings[DEFAULT]}
     lines = []
     for setting, rows in settings.items():
         line = {"setting": setting, "seeds": " ".join(str(r["seed"]) for r in rows)}
-        for title, values, spec in COLUMNS:
+        for title, values, spec in columns:
             line[title] = (
                 "(the default)"
                 if title.endswith("default") and setting == DEFAULT
@@ -102,17 +128,28 @@ def summarize(settings: dict[str, list[dict]]) -> list[dict]:
     return lines
 
 
-def markdown(lines: list[dict]) -> str:
+def table(lines: list[dict]) -> str:
     header = list(lines[0])
-    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    table += ["| " + " | ".join(str(line[h]) for h in header) + " |" for line in lines]
-    return "\n".join(table) + (
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(rows + ["| " + " | ".join(str(line[h]) for h in header) + " |" for line in lines])
+
+
+def markdown(lines: list[dict]) -> str:
+    return table(lines) + (
         "\n\nMean over seeds [95 % t-interval]; BLEU-4 of the test split's with-text videos with their description "
         "(A) and with the placeholder (B); P: the pose-only model of the same seed (never shown text); 'pairs': the "
         "accuracy on the words only the description tells apart (0.5 is chance); 'all videos A - P': BLEU-4 over "
         "every test video, the design's 'average BLEU'; differences are paired by seed; 'mask moved': how far the "
         "mask embedding moved from mask_init, in typical distances of a description from the mean. Every figure "
         "per seed is in results.csv.\n"
+    )
+
+
+def loss_markdown(lines: list[dict]) -> str:
+    return table(lines) + (
+        "\n\nThe training loss of every setting that trained its own model (mean of the logged steps, each the mean "
+        "of 10 optimiser steps); jitter: the standard deviation of the change between consecutive logged values "
+        "over the second half of training, divided by the square root of 2.\n"
     )
 
 
@@ -152,7 +189,8 @@ def collect(folder: Path, out: Path) -> dict[str, list[dict]]:
     write_csv(out / "results.csv", [r for rows in settings.values() for r in rows])
     lines = summarize(settings)
     write_csv(out / "summary.csv", lines)
-    (out / "summary.md").write_text(markdown(lines), encoding="utf-8")
+    trained = {name: rows for name, rows in settings.items() if name in curves}
+    (out / "summary.md").write_text(markdown(lines) + "\n" + loss_markdown(summarize(trained, LOSS_COLUMNS)), "utf-8")
     plot_curves(curves, out / "loss_curves.png")
     return settings
 

@@ -36,3 +36,12 @@ def test_a_difference_needs_the_same_seed_on_both_sides():
     assert COLLECT["differences"](rows, reference, "bleu4_with_text_A") == [10.0]
     with pytest.raises(SystemExit, match="no finished seed"):
         COLLECT["collect"](Path(__file__).parent, Path("unused"))  # no default folder there
+
+
+def test_the_loss_shape_reads_the_epochs_the_design_names_and_the_jitter_of_the_second_half():
+    steps = [{"epoch": e, "loss": 10.0 / e} for e in range(1, 21)]
+    steps += [{"epoch": 21, "loss": 0.5 + 0.1 * (i % 2)} for i in range(20)]  # alternates by 0.1
+    shape = COLLECT["loss_shape"](steps)
+    assert shape["loss_epoch_5"] == 2.0 and shape["loss_epoch_15"] == pytest.approx(10 / 15)
+    assert shape["loss_last_epoch"] == pytest.approx(0.55)
+    assert shape["loss_jitter"] == pytest.approx(0.1 / 2**0.5, rel=0.05)  # changes of +-0.1 in the second half
