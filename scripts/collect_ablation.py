@@ -58,24 +58,28 @@ def row(setting: str, seed_dir: Path, results: dict) -> dict:
         line[f"with_text_{name}"] = report["with_text"]["consistency"][name]["value"]
     line["with_text_consistent"] = report["with_text"]["consistency"]["pass"]
     line["outputs_changed_by_text"] = report["text_effect"]["outputs_changed"]
-    return line | loss_shape(read_metrics(seed_dir / "model")[0])
+    return line | curve_shape(read_metrics(seed_dir / "model")[0])
 
 
-def loss_shape(steps: list[dict]) -> dict:
-    """What the design's loss-curve claims are about: the training loss (mean of the logged steps) in epochs 5
-    and 15 and in the last epoch, and its jitter over the second half of training: the standard deviation of the
-    change from one logged step to the next, over the square root of 2 (the noise of one logged value)."""
-    by_epoch: dict[int, list[float]] = {}
-    for record in steps:
-        by_epoch.setdefault(record["epoch"], []).append(record["loss"])
+def curve_shape(steps: list[dict]) -> dict:
+    """What the design's claims about training are about: the training loss (mean of the logged steps) in epochs
+    5 and 15 and in the last epoch; its jitter over the second half of training (the standard deviation of the
+    change from one logged step to the next, over the square root of 2: the noise of one logged value); and the
+    mean gate with and without text in epoch 5 and in the last epoch."""
+
+    def mean_in(epoch: int, key: str) -> float | None:
+        values = [r[key] for r in steps if r["epoch"] == epoch and r.get(key) is not None]
+        return statistics.fmean(values) if values else None
+
+    last = max((r["epoch"] for r in steps), default=None)
     losses = [r["loss"] for r in steps[len(steps) // 2 :]]
     changes = [b - a for a, b in itertools.pairwise(losses)]
-    return {
-        "loss_epoch_5": statistics.fmean(by_epoch[5]) if 5 in by_epoch else None,
-        "loss_epoch_15": statistics.fmean(by_epoch[15]) if 15 in by_epoch else None,
-        "loss_last_epoch": statistics.fmean(by_epoch[max(by_epoch)]) if by_epoch else None,
-        "loss_jitter": statistics.stdev(changes) / 2**0.5 if len(changes) > 1 else None,
-    }
+    shape = {f"loss_epoch_{e}": mean_in(e, "loss") for e in (5, 15)}
+    shape["loss_last_epoch"] = mean_in(last, "loss")
+    shape["loss_jitter"] = statistics.stdev(changes) / 2**0.5 if len(changes) > 1 else None
+    for key in ("gate_with_text", "gate_without_text"):
+        shape[f"{key}_epoch_5"], shape[f"{key}_last_epoch"] = mean_in(5, key), mean_in(last, key)
+    return shape
 
 
 def differences(rows: list[dict], reference: dict[int, dict], key: str) -> list[float]:
@@ -106,10 +110,13 @@ COLUMNS = [
 ]
 
 
-LOSS_COLUMNS = [
-    (f"training loss, {title}", lambda rows, d, key=key: [r.get(key) for r in rows], ".3f")
-    for title, key in (("epoch 5", "loss_epoch_5"), ("epoch 15", "loss_epoch_15"), ("last epoch", "loss_last_epoch"),
-                       ("jitter (2nd half)", "loss_jitter"))
+TRAINING_COLUMNS = [
+    (title, lambda rows, d, key=key: [r.get(key) for r in rows], ".3f")
+    for title, key in (("loss, epoch 5", "loss_epoch_5"), ("loss, epoch 15", "loss_epoch_15"),
+                       ("loss, last epoch", "loss_last_epoch"), ("loss jitter (2nd half)", "loss_jitter"),
+                       ("gate with text, last epoch", "gate_with_text_last_epoch"),
+                       ("gate without text, epoch 5", "gate_without_text_epoch_5"),
+                       ("gate without text, last epoch", "gate_without_text_last_epoch"))
 ]  # fmt: skip
 
 
@@ -145,11 +152,12 @@ def markdown(lines: list[dict]) -> str:
     )
 
 
-def loss_markdown(lines: list[dict]) -> str:
+def training_markdown(lines: list[dict]) -> str:
     return table(lines) + (
-        "\n\nThe training loss of every setting that trained its own model (mean of the logged steps, each the mean "
-        "of 10 optimiser steps); jitter: the standard deviation of the change between consecutive logged values "
-        "over the second half of training, divided by the square root of 2.\n"
+        "\n\nTraining, for every setting that trained its own model: the loss (mean of the logged steps, each the "
+        "mean of 10 optimiser steps); its jitter, the standard deviation of the change between consecutive logged "
+        "values over the second half of training divided by the square root of 2; the mean gate of the samples "
+        "with text and of those without (token fusion: the text step's share of the input norm).\n"
     )
 
 
@@ -190,7 +198,9 @@ def collect(folder: Path, out: Path) -> dict[str, list[dict]]:
     lines = summarize(settings)
     write_csv(out / "summary.csv", lines)
     trained = {name: rows for name, rows in settings.items() if name in curves}
-    (out / "summary.md").write_text(markdown(lines) + "\n" + loss_markdown(summarize(trained, LOSS_COLUMNS)), "utf-8")
+    (out / "summary.md").write_text(
+        markdown(lines) + "\n" + training_markdown(summarize(trained, TRAINING_COLUMNS)), "utf-8"
+    )
     plot_curves(curves, out / "loss_curves.png")
     return settings
 
