@@ -21,7 +21,9 @@ OUT/summary.json: the mean and 95% t-interval over seeds of every figure, of eac
 the paired differences A - B and B - pose-only (the design's "no drop without text").
 
 --set KEY=VALUE changes a training option of both runs (as `mmprep train --KEY VALUE`), so any configuration
-can be checked. A finished step is not rerun: rerunning with the same --out continues.
+can be checked. --mode (with --alpha or --factor) evaluates the model in another inference mode; the pose-only
+baseline is evaluated missing-aware in every case (it never reads text). A finished step is not rerun: rerunning
+with the same --out continues, an interrupted training from its last checkpoint.
 
 --baseline DIR (with --seeds) compares a setting with an earlier benchmark on the same stores, paired by seed:
 
@@ -36,6 +38,7 @@ seed, with its mean and 95% t-interval. With DIR's training settings (no other -
 are linked too, and only the evaluations run: a decoding compared on the same models.
 
     python scripts/bench_missing_text.py --seeds 0 1 2 --baseline bench-out/default --beam 4 --out bench-out/beam-4
+    python scripts/bench_missing_text.py --seeds 0 1 2 --baseline bench-out/default --mode ensemble --out bench-out/ensemble
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -51,11 +55,14 @@ from pathlib import Path
 
 import prep
 from prep.analysis import intervals
+from prep.evaluate import InferenceMode, default_output
 from prep.text.tiny_mt5 import build_tiny_mt5
 from prep.train.config import parse_value
+from prep.train.run_dir import checkpoint_path, read_metrics
 
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 EPOCHS = 100
+TRAINED = "trained.done"  # in a run directory: its training ended (a best checkpoint alone may be an interrupted one)
 STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed")
 
 
@@ -76,6 +83,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--split", default="test", help="the split evaluated (default: test)")
     parser.add_argument("--beam", type=int, default=1, help="beam size of both evaluations (default 1: greedy)")
+    parser.add_argument("--mode", default="missing-aware", help="the model's inference mode (`mmprep eval --mode`)")
+    parser.add_argument("--alpha", type=float, help="--mode conservative: the gate's factor")
+    parser.add_argument("--factor", type=float, help="--mode adaptive: the gate's factor without text")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training option")
     parser.add_argument(
         "--seeds",
@@ -95,6 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.baseline and not args.seeds:
         parser.error("--baseline needs --seeds: the comparison is paired by seed")
+    InferenceMode(args.mode, args.alpha, args.factor)  # checks the mode's options before anything runs
     if not args.seeds:
         run(args, args.out.resolve())
         return
@@ -121,17 +132,19 @@ def print_metrics(metrics: dict) -> None:
 
 SUMMARISED = ("pose_only_ceiling", "with_text_ceiling", "pose_only_bleu4", "bleu4_with_text_A", "bleu4_with_text_B",
               "ambiguous_accuracy_A", "ambiguous_accuracy_B", "pose_only_ambiguous_accuracy", "bleu4_all_A",
-              "pose_only_bleu4_all")  # fmt: skip
+              "pose_only_bleu4_all", "kl_with_text", "mask_moved", "mask_distance_text_mean")  # fmt: skip
 
 
 def figures(results: list[dict]) -> dict[str, list]:
     """Every figure of the summary, a list over seeds: the results' own, each ratio to its ceiling, and the
     paired differences that answer the benchmark's questions (A - B, and B - the pose-only baseline)."""
-    columns = {key: [r[key] for r in results] for key in SUMMARISED}
+    columns = {key: [r.get(key) for r in results] for key in SUMMARISED}
     columns["A_over_with_text_ceiling"] = [r["bleu4_with_text_A"] / r["with_text_ceiling"] for r in results]
     columns["pose_only_over_its_ceiling"] = [r["pose_only_bleu4"] / r["pose_only_ceiling"] for r in results]
     columns["A_minus_B"] = [r["bleu4_with_text_A"] - r["bleu4_with_text_B"] for r in results]
     columns["B_minus_pose_only"] = [r["bleu4_with_text_B"] - r["pose_only_bleu4"] for r in results]
+    columns["A_minus_pose_only"] = [r["bleu4_with_text_A"] - r["pose_only_bleu4"] for r in results]
+    columns["all_A_minus_pose_only"] = [r["bleu4_all_A"] - r["pose_only_bleu4_all"] for r in results]
     return columns
 
 
@@ -170,6 +183,24 @@ def link_baseline(args: argparse.Namespace, out: Path) -> None:
                  *(["model"] if same_training else [])):  # fmt: skip
         if not os.path.lexists(out / name):  # a link to what the baseline has not made yet is kept too
             (out / name).symlink_to(source / name)
+
+
+def training_words(run: Path, store: Path, options: list) -> list:
+    """`mmprep train`'s arguments for ``run``: a new run, or the continuation of one with a last checkpoint (a
+    finished run's continuation stops at once); a run stopped before its first checkpoint starts again."""
+    if checkpoint_path(run, "last").exists():
+        return ["--resume", run, "-q"]
+    if os.path.lexists(run):
+        shutil.rmtree(run)
+    return ["--store", store, "--out", run, *options, "-q"]
+
+
+def mask_position(run: Path) -> dict:
+    """Where the run's mask embedding ended (the last logged step's ``mask_moved`` and ``mask_distance_text_mean``,
+    docs/missing-modality.md section 6), None for a run without a mask or from before they were logged."""
+    steps, _ = read_metrics(run)
+    last = next((r for r in reversed(steps) if r.get("mask_cos_init") is not None), {})
+    return {key: last.get(key) for key in ("mask_cos_init", "mask_moved", "mask_distance_text_mean")}
 
 
 def read_results(baseline: Path, seed: int) -> dict:
@@ -245,16 +276,21 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     processes = [
         process
         for name, extra in trainings
-        for process in start(f"train {name}", "train", "--store", store, "--out", out / name, *options, *extra, "-q",
-                             done=out / name / "checkpoints" / "best.pt", threads=max(1, (os.cpu_count() or 2) // 2))
+        for process in start(f"train {name}", "train", *training_words(out / name, store, options + extra),
+                             done=out / name / TRAINED, threads=max(1, (os.cpu_count() or 2) // 2))
     ]  # fmt: skip
     for process in processes:
         finish(process)
     for name, _ in trainings:
-        beam = "" if args.beam == 1 else f"-beam{args.beam}"
-        report = out / name / "eval" / f"{args.split}-missing-aware{beam}.json"
-        mmprep(f"eval {name}", "eval", out / name, "--split", args.split, "--beam", args.beam, "--out", report, "-q",
-               done=report)  # fmt: skip
+        (out / name / TRAINED).touch()
+    modes = {"model": InferenceMode(args.mode, args.alpha, args.factor), "pose-only": InferenceMode()}
+    for name, _ in trainings:
+        report = default_output(out / name, args.split, modes[name], args.beam)
+        mode_words = ["--mode", modes[name].name]
+        mode_words += [] if modes[name].alpha is None else ["--alpha", modes[name].alpha]
+        mode_words += [] if modes[name].factor is None else ["--factor", modes[name].factor]
+        mmprep(f"eval {name}", "eval", out / name, "--split", args.split, "--beam", args.beam, *mode_words, "--out",
+               report, "-q", done=report)  # fmt: skip
         reports[name] = json.loads(report.read_text(encoding="utf-8"))
 
     model, baseline = reports["model"]["text_effect"], reports["pose-only"]["text_effect"]
@@ -275,9 +311,12 @@ def run(args: argparse.Namespace, out: Path) -> dict:
         "bleu4_all_A": reports["model"]["bleu"]["4"],
         "pose_only_bleu4_all": reports["pose-only"]["bleu_without_text"]["4"],
         "consistency_verdict": reports["model"]["with_text"]["consistency"]["verdict"],
+        "kl_with_text": reports["model"]["with_text"]["consistency"]["kl"]["value"],
+        **mask_position(out / "model"),
         "settings": args.set,
         "epochs": args.epochs,
         "beam": args.beam,
+        "mode": modes["model"].tag,
         "commands": commands,
         "seconds": seconds,
     }

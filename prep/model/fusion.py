@@ -3,23 +3,28 @@
 A video's text enters the model as one pooled feature vector. When the video has no description (or text
 dropout removed it in training) a *placeholder* stands in for it:
 
-====================  =====  ==========================================================================
-``--placeholder``     spec   what stands in for missing text
-====================  =====  ==========================================================================
-``zero``              A      a zero vector: the placeholder itself has nothing to learn
-``mask``              B      a learnable mask embedding, initialised from ``mask_init`` (or randomly)
-``noise``             C      ``randn * noise_scale``, fresh per call in training, one fixed vector in eval
-``zero+indicator``    D      A, and a has-text indicator goes into the gate
-``mask+indicator``    B+D    B, and a has-text indicator goes into the gate
-====================  =====  ==========================================================================
+=====================  =====  ==========================================================================
+``--placeholder``      spec   what stands in for missing text
+=====================  =====  ==========================================================================
+``zero``                      the zero of the standardised space: the mean description
+``raw-zero``           A      a zero vector in the text encoder's own space, standardised as any other
+``mask``               B      a learnable mask embedding, initialised from ``mask_init`` (or randomly)
+``noise``              C      ``randn * noise_scale`` in the standardised space, fresh per call in training,
+                              one fixed vector in eval
+``zero+indicator``            ``zero``, and a has-text indicator goes into the gate
+``raw-zero+indicator`` D      A, and a has-text indicator goes into the gate
+``mask+indicator``     B+D    B, and a has-text indicator goes into the gate
+=====================  =====  ==========================================================================
 
 Before fusion every text vector, real or placeholder, is *standardised* with the training split's statistics:
 the mean description feature is subtracted and the result divided by the features' typical spread. Pooled
 encoder features share a large common component (cosine ~0.9 to their mean) that carries no information about
 the video; standardising removes it, so what tells descriptions apart reaches the model at a usable scale. The
-zero placeholder is the zero of that space (the mean description, as far as the model can tell), and the mask
-embedding, kept in the encoder's own space so that its cosine to the mean feature stays meaningful, starts at
-``mask_init`` (the same mean), so at zero too.
+``zero`` placeholder is the zero of that space (the mean description, as far as the model can tell), and the
+mask embedding, kept in the encoder's own space so that its cosine to the mean feature stays meaningful, starts
+at ``mask_init`` (the same mean), so at zero too. ``raw-zero`` is the design's zero vector, taken in the
+encoder's space before standardising: ``-center / scale``, a fixed point as far from the mean as the common
+component is long, where no description lies.
 
 Two fusions (``--fusion``), both through a learned linear projection to the backbone's width:
 
@@ -37,8 +42,8 @@ from torch import nn
 
 from .. import schemas
 
-PLACEHOLDERS = schemas.enum("train-config", "properties", "placeholder")  # zero, mask, noise, and two with +indicator
-BASE_KINDS = tuple(dict.fromkeys(name.partition("+")[0] for name in PLACEHOLDERS))  # zero, mask, noise
+PLACEHOLDERS = schemas.enum("train-config", "properties", "placeholder")  # zero, mask, noise, raw-zero, +indicator
+BASE_KINDS = tuple(dict.fromkeys(name.partition("+")[0] for name in PLACEHOLDERS))  # zero, mask, noise, raw-zero
 
 
 def standard_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,6 +111,8 @@ class TextPlaceholder(nn.Module):
         kind = kind or self.kind
         if kind == "zero":
             return torch.zeros_like(like)
+        if kind == "raw-zero":
+            return self.standardize(torch.zeros_like(like))
         if kind == "mask":
             if self.mask is None:
                 raise ValueError("this model was built without a mask embedding")

@@ -122,3 +122,33 @@ def cosine(a: torch.Tensor | None, b: torch.Tensor | None) -> float | None:
     if a is None or b is None:
         return None
     return float(F.cosine_similarity(a.flatten().float(), b.flatten().float(), dim=0))
+
+
+def typical_distance(features: torch.Tensor | None) -> float | None:
+    """How far a typical training description lies from the mean one: the root-mean-square distance of the
+    features [N, D] from their mean (None without features)."""
+    if features is None:
+        return None
+    features = features.float()
+    return float((features - features.mean(0)).pow(2).sum(-1).mean().sqrt())
+
+
+def mask_position(
+    mask: torch.Tensor, start: torch.Tensor | None, text_mean: torch.Tensor | None, spread: float | None
+) -> dict[str, float | None]:
+    """Where the mask embedding is (spec 6): its cosine to its initial value and to the mean training description,
+    and how far it moved from its start and lies from that mean, in typical distances of a description from the
+    mean (``spread``, from ``typical_distance``): 1 is as far as a typical description. Pooled features sit close
+    to their mean in angle (cosine ~0.9), so the cosines stay near 1 where the distances show the movement."""
+
+    def distance(other: torch.Tensor | None) -> float | None:
+        if other is None or not spread:
+            return None
+        return float((mask.flatten().float() - other.flatten().float()).norm()) / spread
+
+    return {
+        "mask_cos_init": cosine(mask, start),
+        "mask_cos_text_mean": cosine(mask, text_mean),
+        "mask_moved": distance(start),
+        "mask_distance_text_mean": distance(text_mean),
+    }

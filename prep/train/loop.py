@@ -29,7 +29,15 @@ from ..store.location import absolute, default_url
 from . import checkpoint
 from .config import to_toml
 from .curves import MetricsLog
-from .diagnostics import COSINE_WARNING, cosine, first_batch_check, gate_means, grad_norms, render_first_batch
+from .diagnostics import (
+    COSINE_WARNING,
+    first_batch_check,
+    gate_means,
+    grad_norms,
+    mask_position,
+    render_first_batch,
+    typical_distance,
+)
 from .distributed import Dist, init_distributed, shutdown
 from .optim import build_optimizer, clip_gradients, warmup_cosine
 from .run_dir import FIRST_BATCH, metrics_size, run_store, write_config
@@ -75,6 +83,7 @@ class Trainer:
         data = load_data(config, self.schedule)
         self.train_set, self.dev_set = data.train_set, data.dev_set
         self.mean_text, self.mask_init = data.mean_text, data.mask_init
+        self.text_spread = typical_distance(data.train_text)  # the unit of the mask's distances
         state = checkpoint.load(run_dir, "last") if resume else None
         self.module, self.tokenizer = build_model(config, data, self.schedule, run_dir, dist, resume)
         if state is not None:
@@ -194,11 +203,13 @@ class Trainer:
                 signal.signal(sig, handler)
         if self.stop_requested:
             raise KeyboardInterrupt
+        mask = self._mask_position()
         return {
             "steps": self.step,
             "epochs": self.epoch - 1,
             "best_dev_bleu": self.best_bleu,
             "best_step": self.best_step,
+            **({"mask": mask} if mask is not None else {}),
         }
 
     def _request_stop(self, signum, frame) -> None:
@@ -342,16 +353,22 @@ class Trainer:
             "grad_norm": interval[-1]["grad_norm"],
             **_mean_of(interval, keys=("gate_with_text", "gate_without_text")),
         }
-        mask = self.module.placeholder.mask
-        if mask is not None:
-            record["mask_cos_init"] = cosine(mask.detach().cpu(), self.mask_init)
-            record["mask_cos_text_mean"] = cosine(mask.detach().cpu(), self.mean_text)
+        position = self._mask_position()
+        if position is not None:
+            record.update(position)
             if record["mask_cos_text_mean"] is not None and record["mask_cos_text_mean"] < COSINE_WARNING:
                 self._say(
                     f"warning: step {self.step}: the mask embedding's cosine to the mean text feature is "
                     f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}, spec 6)"
                 )
         return record
+
+    def _mask_position(self) -> dict | None:
+        """The mask embedding's cosines and distances of ``mask_position``, or None without a mask."""
+        mask = self.module.placeholder.mask
+        if mask is None:
+            return None
+        return mask_position(mask.detach().cpu(), self.mask_init, self.mean_text, self.text_spread)
 
     def _log_shards(self) -> None:
         """How many videos each process trained on this epoch, and how many two processes shared (0 under DDP)."""

@@ -64,3 +64,22 @@ def test_a_baseline_model_is_reused_only_when_it_was_trained_the_same_way(tmp_pa
     BENCH["link_baseline"](args, out)
     assert (out / "pose-only").resolve() == source / "pose-only" and (out / "synth.zarr").is_symlink()
     assert (out / "model").is_symlink() == model_linked
+
+
+def test_an_interrupted_training_continues_from_its_last_checkpoint_and_one_without_any_starts_again(tmp_path):
+    store, options = tmp_path / "synth.zarr", ["--seed", "0"]
+    run = tmp_path / "model"
+    assert BENCH["training_words"](run, store, options) == ["--store", store, "--out", run, "--seed", "0", "-q"]
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "best.pt").write_bytes(b"")  # a best checkpoint alone: stopped before the first last.pt
+    assert BENCH["training_words"](run, store, options)[:2] == ["--store", store] and not run.exists()
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    assert BENCH["training_words"](run, store, options) == ["--resume", run, "-q"]
+
+
+def test_the_summary_pairs_the_model_with_the_pose_only_one_on_the_with_text_and_on_all_videos():
+    results = [{**result(0, 70.0, 45.0, 44.0, 0.8), "bleu4_all_A": 60.0, "pose_only_bleu4_all": 50.0}]
+    columns = BENCH["figures"](results)
+    assert columns["A_minus_pose_only"] == [26.0] and columns["all_A_minus_pose_only"] == [10.0]
+    assert columns["kl_with_text"] == [None]  # a results.json from before the figure was recorded

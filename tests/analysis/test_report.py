@@ -71,6 +71,7 @@ def test_report_is_a_valid_page_whose_images_exist(trained_run, tmp_path, cli):
     for metric in ("delta BLEU-4 (A - B)", "KL(P_A || P_B) per token", "std of confidence A - B"):
         assert metric in text
     assert "dev missing-aware" in text and "dev ensemble" in text
+    assert "how far it moved from its start" in text  # the mask's movement, not a flat cosine
     assert sorted(parsed.images) == ["consistency.png", "gates.png", "mask.png", "text_dropout.png", "training.png"]
     for name in parsed.images:
         image = tmp_path / "page" / name

@@ -27,6 +27,29 @@ def test_zero_placeholder_path_receives_no_gradient(fusion):
     assert model.pose_encoder.frame[0].weight.grad.abs().sum() > 0
 
 
+def test_raw_zero_is_the_encoders_zero_and_zero_is_the_mean_description():
+    placeholder = TextPlaceholder(DT, ("raw-zero", "zero"))
+    features = torch.randn(50, DT, generator=torch.Generator().manual_seed(0)) + 3.0  # a large common component
+    placeholder.set_statistics(features)
+    absent, present = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
+    anything = torch.randn(2, DT)
+    raw_zero = placeholder(anything, absent, "raw-zero")
+    torch.testing.assert_close(raw_zero, placeholder(torch.zeros(2, DT), present))  # a real all-zero feature
+    mean_description = placeholder(features.mean(0).expand(2, DT), present)
+    torch.testing.assert_close(placeholder(anything, absent, "zero"), mean_description, atol=1e-5, rtol=0)
+    # The design's zero vector lies farther from the mean than any description does.
+    assert raw_zero[0].norm() > placeholder.standardize(features).norm(dim=-1).max()
+
+
+@pytest.mark.parametrize("fusion", ["token", "gate"])
+def test_raw_zero_placeholder_sends_gradient_into_the_text_path(fusion):
+    model = model_for("raw-zero", fusion=fusion)
+    model.placeholder.set_statistics(torch.randn(50, DT) + 3.0)
+    model(make_batch(has_text=(False, False, False, False)), labels())["loss"].backward()
+    assert model.placeholder.mask is None
+    assert model.fusion.text_proj.weight.grad.abs().sum() > 0  # unlike zero's: a fixed point off the mean
+
+
 @pytest.mark.parametrize("fusion", ["token", "gate"])
 def test_mask_embedding_gets_gradient_and_moves(fusion):
     model = model_for("mask", fusion=fusion)

@@ -22,6 +22,7 @@ from prep.data.dataset import PoseDataset
 from prep.errors import StoreError
 from prep.train import checkpoint
 from prep.train.config import resolve
+from prep.train.diagnostics import mask_position, typical_distance
 from prep.train.loop import NonFiniteError, train
 from prep.train.optim import build_optimizer
 from prep.train.setup import uses_text_tokens
@@ -40,12 +41,24 @@ def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
     assert checkpoint.path(run, "last").exists() and checkpoint.path(run, "best").exists()
     record = metrics(run)[0]
     for key in ("step", "epoch", "loss", "lr", "text_dropout_p", "gate_with_text", "gate_without_text",
-                "mask_cos_init", "mask_cos_text_mean", "grad_norm", "data_wait"):  # fmt: skip
+                "mask_cos_init", "mask_cos_text_mean", "mask_moved", "mask_distance_text_mean", "grad_norm",
+                "data_wait"):  # fmt: skip
         assert key in record, key
+    assert record["mask_moved"] > 0 and summary["mask"]["mask_distance_text_mean"] > 0
     assert record["grad_norm"]["mask_embedding"] > 0
     assert [m["epoch"] for m in metrics(run) if "dev_bleu" in m] == [1, 2, 3, 4, 5]
     state = checkpoint.load(run, "last")  # weights_only=True
     assert state["progress"]["step"] == summary["steps"] and state["config"]["seed"] == 0
+
+
+def test_the_mask_position_is_measured_in_typical_distances_of_a_description():
+    features = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]) + 10.0  # each 1 from the mean
+    mean = features.mean(0)
+    assert typical_distance(features) == pytest.approx(1.0)
+    position = mask_position(mean + torch.tensor([0.0, 3.0]), mean, mean, typical_distance(features))
+    assert position["mask_moved"] == pytest.approx(3.0) and position["mask_distance_text_mean"] == pytest.approx(3.0)
+    assert position["mask_cos_init"] > 0.9  # three descriptions' distances away, and still a cosine near 1
+    assert mask_position(mean, mean, None, None)["mask_moved"] is None  # no descriptions: no unit
 
 
 def test_resume_after_ctrl_c_continues_exactly(synth_store, tmp_path, monkeypatch):
@@ -116,7 +129,8 @@ def test_refuses_a_missing_or_stale_mask_init(synth_store, tmp_path, tiny_mt5, o
     with pytest.raises(StoreError, match=r"no mask_init.*mmprep init-mask"):
         train(config_for(store), tmp_path / "a", progress=False)
     train(config_for(store, mask_init="random", max_steps=1), tmp_path / "b", progress=False)
-    train(config_for(store, placeholder="zero+indicator", max_steps=1), tmp_path / "c", progress=False)
+    for placeholder in ("zero+indicator", "raw-zero+indicator"):  # no mask, no mask_init needed
+        train(config_for(store, placeholder=placeholder, max_steps=1), tmp_path / placeholder, progress=False)
 
 
 @pytest.mark.parametrize("policy", ["skip", "stop"])

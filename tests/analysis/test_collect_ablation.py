@@ -1,0 +1,48 @@
+"""scripts/collect_ablation.py: every setting paired by seed against the pose-only model and the default."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+COLLECT = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "collect_ablation.py"))
+
+
+def row(setting: str, seed: int, a: float, b: float, pose_only: float, pairs_a: float = 0.8) -> dict:
+    return {"setting": setting, "seed": seed, "bleu4_with_text_A": a, "bleu4_with_text_B": b,
+            "pose_only_bleu4": pose_only, "with_text_ceiling": 90.0, "ambiguous_accuracy_A": pairs_a,
+            "ambiguous_accuracy_B": 0.5, "bleu4_all_A": a - 10, "pose_only_bleu4_all": pose_only - 5,
+            "with_text_kl": 0.1, "mask_moved": None}  # fmt: skip
+
+
+def test_each_setting_is_paired_by_seed_with_the_pose_only_model_and_the_default():
+    settings = {
+        "default": [row("default", 0, 70.0, 45.0, 44.0), row("default", 1, 60.0, 41.0, 41.0)],
+        "placeholder-raw-zero": [row("placeholder-raw-zero", 1, 63.0, 40.0, 41.0, 0.9)],  # one seed finished
+    }
+    default, raw_zero = COLLECT["summarize"](settings)
+    assert default["A - P"] == "22.5 [-22.0, 67.0]"  # 26 and 19: t(1) = 12.71, sd 4.95
+    assert default["A - default"] == "(the default)"
+    assert raw_zero["seeds"] == "1" and raw_zero["A - default"] == "+3.0"  # seed 1 against seed 1, not the mean
+    assert raw_zero["B - default"] == "-1.0" and raw_zero["pairs A - default"] == "+0.10"
+    assert raw_zero["B - P"] == "-1.0" and raw_zero["all videos A - P"] == "17.0" and raw_zero["mask moved"] == "n/a"
+
+
+def test_a_difference_needs_the_same_seed_on_both_sides():
+    rows = [row("x", 0, 70.0, 45.0, 44.0), row("x", 2, 50.0, 45.0, 44.0)]
+    reference = {0: row("default", 0, 60.0, 40.0, 44.0)}
+    assert COLLECT["differences"](rows, reference, "bleu4_with_text_A") == [10.0]
+    with pytest.raises(SystemExit, match="no finished seed"):
+        COLLECT["collect"](Path(__file__).parent, Path("unused"))  # no default folder there
+
+
+def test_the_curves_are_read_at_the_epochs_the_design_names_with_the_jitter_of_the_second_half():
+    steps = [{"epoch": e, "loss": 10.0 / e, "gate_without_text": 0.5 / e} for e in range(1, 21)]
+    steps += [{"epoch": 21, "loss": 0.5 + 0.1 * (i % 2), "gate_without_text": None} for i in range(20)]  # +-0.1
+    shape = COLLECT["curve_shape"](steps)
+    assert shape["loss_epoch_5"] == 2.0 and shape["loss_epoch_15"] == pytest.approx(10 / 15)
+    assert shape["loss_last_epoch"] == pytest.approx(0.55)
+    assert shape["loss_jitter"] == pytest.approx(0.1 / 2**0.5, rel=0.05)  # changes of +-0.1 in the second half
+    assert shape["gate_without_text_epoch_5"] == 0.1 and shape["gate_without_text_last_epoch"] is None
