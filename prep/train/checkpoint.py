@@ -1,9 +1,9 @@
-"""Checkpoints: everything needed to continue a run exactly where it stopped.
+"""Checkpoints: everything needed to continue a run exactly where it stopped, and the best model.
 
 ``RUN_DIR/checkpoints/last.pt`` is rewritten every ``checkpoint_every`` steps, at each epoch's end and on
-Ctrl-C; ``best.pt`` when the dev BLEU improves. Both are written to a temporary file and renamed, so a crash
-while saving leaves the previous one intact. They hold only tensors and plain values, and are loaded with
-``weights_only=True``.
+Ctrl-C; ``best.pt``, the model without the optimiser's state, when the dev BLEU improves. Both are written to a
+temporary file and renamed, so a crash while saving leaves the previous one intact. They hold only tensors and
+plain values, and are loaded with ``weights_only=True``.
 """
 
 from __future__ import annotations

@@ -122,6 +122,9 @@ def build_model(
     else:  # rank 0 writes the backbone; DDP then copies rank 0's weights to every rank
         dist.barrier()
         backbone, tokenizer = rebuild_backbone(run_dir)
+    if config["gradient_checkpointing"]:  # each layer's activations recomputed in the backward pass
+        enable = getattr(backbone, "activation_checkpointing_enable", None) or backbone.gradient_checkpointing_enable
+        enable()  # transformers 5 renamed it
     glosses = gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else ()
     model_config = ModelConfig(
         n_points=len(data.train_set.point_names),
