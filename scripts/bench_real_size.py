@@ -36,6 +36,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import memory_model  # scripts/memory_model.py, beside this one
 import torch
 
 import prep
@@ -294,6 +295,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log: list[dict] = []
     results = {"machine": machine(), "settings": {k: str(v) for k, v in vars(args).items()}, "commands": log}
+    if not args.tiny:  # what training holds per video, measured on 1- and 2-layer models (scripts/memory_model.py)
+        figures = memory_model.activation_figures()
+        results["memory_model"] = {"activations_mib": figures, "table": memory_model.table(figures)}
     data, grid = str(out / "data.zarr"), str(out / "grid.zarr")
     for url, frames in ((data, f"{min(100, args.frames)},{args.frames}"), (grid, f"{args.frames},{args.frames}")):
         mmprep(log, "synth", url, "--videos", args.videos, "--text-ratio", TEXT_RATIO, "--frames", frames)
