@@ -78,7 +78,9 @@ def saved_mib(model: SignTranslationModel, bf16: bool, videos: int = 1, **shape)
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in params:
             seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
+        # detached: the graph is dropped without a backward pass, and a saved output that keeps its own grad_fn
+        # would hold the graph (and the bf16 weight copies) in a reference cycle torch cannot free
+        return tensor.detach()
 
     inputs, labels = batch(videos, shape["frames"], shape["text_tokens"], shape["targets"])
     hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor)
