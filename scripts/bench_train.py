@@ -32,7 +32,7 @@ from prep.cli import main as cli
 from prep.model.decoding import target_ids
 from prep.model.translation import ModelConfig, SignTranslationModel
 from prep.text.hub import load_tokenizer
-from prep.text.tiny_mt5 import build_tiny_mt5
+from prep.text.tiny_mt5 import MT5_BASE, build_tiny_mt5, untie_output_layer
 from prep.train.config import resolve
 from prep.train.loop import train
 from prep.train.optim import build_optimizer
@@ -100,10 +100,10 @@ def cuda_base_sized(batch_size: int, steps: int, frames: int = 200) -> tuple[flo
     from transformers import MT5Config, MT5ForConditionalGeneration
 
     device = torch.device("cuda")
-    base = MT5Config(vocab_size=250_112, d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_heads=12)  # mt5-base
-    model = SignTranslationModel(
-        MT5ForConditionalGeneration(base), ModelConfig(125, 768, pose_stride=4), torch.zeros(768)
-    ).to(device)
+    size = {k: v for k, v in MT5_BASE.items() if k != "pieces"}
+    backbone = MT5ForConditionalGeneration(MT5Config(**size))
+    untie_output_layer(backbone)  # as google/mt5-base: 582 M parameters, not the tied 390 M a config builds
+    model = SignTranslationModel(backbone, ModelConfig(125, 768, pose_stride=4), torch.zeros(768)).to(device)
     optimizer = build_optimizer(model, resolve({}, {}))
     generator = torch.Generator(device=device).manual_seed(0)
     batch = {

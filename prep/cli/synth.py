@@ -22,6 +22,16 @@ def _shares(ctx, param, value: str) -> tuple[float, float, float]:
     return shares
 
 
+def _frames(ctx, param, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        low, high = (int(x) for x in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not two frame counts, e.g. 100,300") from None
+    return low, high
+
+
 @main.command()
 @click.argument("out")
 @click.option("--videos", default=DEFAULTS.videos, show_default=True, help="Number of videos.")
@@ -52,8 +62,15 @@ def _shares(ctx, param, value: str) -> tuple[float, float, float]:
     help="Language of the words (translations and descriptions).",
 )
 @click.option("--splits", default="0.8,0.1,0.1", show_default=True, callback=_shares, help="Train, dev, test shares.")
+@click.option(
+    "--frames",
+    metavar="MIN,MAX",
+    callback=_frames,
+    help="Each video's length in frames, drawn uniformly between MIN and MAX (the rests before and after the signs "
+    "make it up), e.g. 100,300 as real corpora's videos [default: the signs' own length with rests, 50-300].",
+)
 @click.option("--seed", default=DEFAULTS.seed, show_default=True, help="Same seed, same store.")
-def synth(out, videos, text_ratio, text_info, vocab, ambiguous_pairs, language, splits, seed):
+def synth(out, videos, text_ratio, text_info, vocab, ambiguous_pairs, language, splits, frames, seed):
     """Write a synthetic store to OUT: signing with known ground truth, to check missing-text methods.
 
     Same schema as a store from `mmprep extract`, so encode-text (it encodes the description column),
@@ -67,7 +84,7 @@ def synth(out, videos, text_ratio, text_info, vocab, ambiguous_pairs, language, 
     """
     config = SynthConfig(
         videos=videos, text_ratio=text_ratio, text_info=text_info, vocab=vocab, ambiguous_pairs=ambiguous_pairs,
-        language=language, seed=seed, splits=splits,
+        language=language, seed=seed, splits=splits, frames=frames,
     )  # fmt: skip
     with tqdm(total=videos, unit="video", desc="synth", disable=None) as bar:
         counts = write_synth(out, config, progress=bar.update)

@@ -66,7 +66,7 @@ def load_run(
     run_dir = require_run(run_dir)
     state = checkpoints.load(run_dir, checkpoint)
     config = resolve_saved(state["config"])
-    backbone, tokenizer = rebuild_backbone(run_dir)
+    backbone, tokenizer = rebuild_backbone(run_dir, state["model"])
     model_config = ModelConfig.from_dict(state["model_config"])
     # The mask parameter needs some initial value to exist; the checkpoint's weights replace it.
     placeholder_mask = torch.zeros(model_config.text_dim) if "mask" in model_config.placeholder_kinds else None

@@ -246,12 +246,13 @@ class SignTranslationModel(nn.Module):
         the pose features against the glosses (per gloss, averaged over the videos that have glosses)."""
         pose, pose_mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
         fused = self._fuse(self._read_glosses(pose), pose_mask, batch, present, kind, gate_scale)
+        if decoder_input_ids is None:
+            decoder_input_ids = self.backbone.prepare_decoder_input_ids_from_labels(labels=labels)
         with self.logit_bias(fused.prior):
+            # Not labels=: the backbone would compute a cross-entropy of its own over the whole vocabulary (a
+            # log-softmax of [B, L, V] per step, 250,112 wide for mT5), which the loss below replaces.
             out = self.backbone(
-                inputs_embeds=fused.embeds,
-                attention_mask=fused.mask,
-                labels=labels,
-                decoder_input_ids=decoder_input_ids,
+                inputs_embeds=fused.embeds, attention_mask=fused.mask, decoder_input_ids=decoder_input_ids
             )
         logits = self.cover(out.logits, labels, fused.coverage)
         loss = F.cross_entropy(

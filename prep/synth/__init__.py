@@ -12,7 +12,7 @@ The generator (docs/data.md documents it for users):
   rest; each occurrence varies in speed (x0.8-1.25), size (x0.85-1.15) and position (0.08 shoulder widths),
   the signer's tempo (x0.7-1.5), body position and size vary per video, and every point gets noise.
   Hands are missing (0, confidence 0) outside the frame and in random short runs (4 % of frames start one);
-  50-300 frames at 25 fps, 512 x 512;
+  50-300 frames at 25 fps (or a length drawn uniformly from ``frames``), 512 x 512;
 - splits: ``splits`` shares of the videos, at random;
 - descriptions: exactly ``round(text_ratio * n)`` videos of each split have one. It names each word of the
   translation with probability ``text_info`` (in random order), after a sentence about the scene that
@@ -41,7 +41,7 @@ from .truth import SynthTruth
 from .words import LANGUAGES
 
 GENERATOR_VERSION = 1
-VOCABULARY, SPLITS, TEXT, SENTENCE, DESCRIPTION, MOTION = range(6)  # what a random generator is for
+VOCABULARY, SPLITS, TEXT, SENTENCE, DESCRIPTION, MOTION, LENGTH = range(7)  # what a random generator is for
 SPLIT_NAMES = schemas.enum("common", "$defs", "split")  # train, dev, test
 MIN_FRAMES, MAX_FRAMES = 50, 300
 COMMIT_EVERY = 100  # videos per commit
@@ -76,9 +76,12 @@ class SynthConfig:
     width: int = 512
     height: int = 512
     fps: float = 25.0
+    frames: tuple[int, int] | None = None  # (min, max): each video's length drawn uniformly; None: the signs' own
 
     def __post_init__(self):
         problems = []
+        if self.frames is not None and not (len(self.frames) == 2 and 1 <= self.frames[0] <= self.frames[1]):
+            problems.append(f"frames must be two lengths, the shorter first, not {self.frames}")
         if self.videos < 1:
             problems.append(f"videos must be at least 1, not {self.videos}")
         for name in ("text_ratio", "text_info"):
@@ -100,7 +103,8 @@ class SynthConfig:
     @property
     def fingerprint(self) -> str:
         """Names the generator and its settings: videos made by another configuration are not reused."""
-        text = json.dumps({"generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
+        settings = {k: v for k, v in asdict(self).items() if not (k == "frames" and v is None)}  # as before it was one
+        text = json.dumps({"generator": GENERATOR_VERSION, **settings}, sort_keys=True)
         return "synth-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -193,8 +197,11 @@ def video_pose(config: SynthConfig, video: int, words: np.ndarray, vocab: Vocabu
         hold = motion.Track.hold(*track.last(), int(rng.integers(0, 5)))
         signs.append((max(2, round(rng.integers(3, 9) * tempo)), track, hold))
     middle = sum(move + len(track.wrist) + len(hold.wrist) for move, track, hold in signs) + max(2, round(6 * tempo))
-    # Rests make up the length: at least MIN_FRAMES in all, at most MAX_FRAMES (shortened to 1 frame each).
-    total = int(np.clip(middle + rests.sum(), MIN_FRAMES, MAX_FRAMES))
+    # Rests make up the length: at least MIN_FRAMES in all, at most MAX_FRAMES (shortened to 1 frame each); with
+    # ``frames``, a length drawn from its own generator (the motion's draws stay those of the default).
+    low, high = config.frames or (MIN_FRAMES, MAX_FRAMES)
+    natural = _rng(config, LENGTH, video).integers(low, high + 1) if config.frames else middle + rests.sum()
+    total = int(np.clip(natural, low, high))
     extra = total - middle - rests.sum()
     rests = np.maximum(rests + np.array([extra // 2, extra - extra // 2]), 1)
     pieces = [motion.rest_track(int(rests[0]))]

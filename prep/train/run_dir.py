@@ -31,7 +31,7 @@ EVAL = "eval"
 TENSORBOARD = "tensorboard"
 
 # What may differ when a run is resumed: where it runs and where it logs, not what it computes.
-RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options", "log_to")
+RESUMABLE_OVERRIDES = ("device", "num_workers", "store", "storage_options", "log_to", "gradient_checkpointing")
 
 
 def run_store(run_dir: str | Path, recorded: str | None, storage_options: dict | None = None) -> str:

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import PoseDataset, collate
 from ..data.sampler import StratifiedBatchSampler
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 from ..model.fusion import split_placeholder
 from ..model.strategies import PlaceholderSchedule, TextDropout
 from ..model.translation import ModelConfig, SignTranslationModel
@@ -105,17 +105,26 @@ def _mask_init(store: Store, config: dict, schedule: PlaceholderSchedule | None,
 
 
 def build_model(
-    config: dict, data: TrainingData, schedule: PlaceholderSchedule | None, run_dir: Path, dist: Dist, resume: bool
+    config: dict,
+    data: TrainingData,
+    schedule: PlaceholderSchedule | None,
+    run_dir: Path,
+    dist: Dist,
+    resume: dict | None = None,
 ) -> tuple[SignTranslationModel, object]:
-    """(model, tokenizer): a new backbone written into the run directory, or the run's own when resuming."""
-    if resume:
-        backbone, tokenizer = rebuild_backbone(run_dir)
+    """(model, tokenizer): a new backbone written into the run directory, or the run's own when resuming from the
+    model state ``resume`` (whose weights the caller loads)."""
+    if resume is not None:
+        backbone, tokenizer = rebuild_backbone(run_dir, resume)
     elif dist.is_main:
         backbone, tokenizer = create_backbone(config, data.train_set.translations, run_dir, config["seed"])
         dist.barrier()
     else:  # rank 0 writes the backbone; DDP then copies rank 0's weights to every rank
         dist.barrier()
         backbone, tokenizer = rebuild_backbone(run_dir)
+    if config["gradient_checkpointing"]:  # each layer's activations recomputed in the backward pass
+        enable = getattr(backbone, "activation_checkpointing_enable", None) or backbone.gradient_checkpointing_enable
+        enable()  # transformers 5 renamed it
     glosses = gloss_vocabulary(data.train_set.glosses) if config["ctc_weight"] > 0 else ()
     model_config = ModelConfig(
         n_points=len(data.train_set.point_names),
@@ -158,15 +167,22 @@ def build_loaders(
 ) -> tuple[StratifiedBatchSampler, DataLoader, DataLoader]:
     """(sampler, train loader, dev loader): stratified batches of this process's share of each epoch."""
     seed = config["seed"]
-    sampler = StratifiedBatchSampler(
-        data.train_set.has_text,
-        config["batch_size"],
-        text_ratio=config["text_ratio"],
-        lengths=data.train_set.lengths if config["bucket"] else None,
-        seed=seed,
-        num_replicas=dist.world_size,
-        rank=dist.rank,
-    )
+    try:
+        sampler = StratifiedBatchSampler(
+            data.train_set.has_text,
+            config["batch_size"],
+            text_ratio=config["text_ratio"],
+            lengths=data.train_set.lengths if config["bucket"] else None,
+            seed=seed,
+            num_replicas=dist.world_size,
+            rank=dist.rank,
+        )
+    except ValueError as e:  # e.g. --batch-size 1: every batch holds videos with text and videos without
+        raise InputError(
+            f"cannot make the training batches: {e}. Each batch holds the split's share of videos with text and "
+            "at least one of each group (docs/data.md#stratifiedbatchsampler): give a larger --batch-size "
+            "(--grad-accum N steps once per N batches), or another --text-ratio"
+        ) from e
     loader = DataLoader(
         data.train_set,
         batch_sampler=sampler,

@@ -126,3 +126,18 @@ def test_one_video_is_made_the_same_alone_or_in_a_run(tmp_path):
     xyz, conf = store.pose("synth000003")
     np.testing.assert_array_equal(xyz, alone.xyz)
     np.testing.assert_array_equal(conf, alone.conf)
+
+
+def test_frames_draws_each_length_from_the_range_and_leaves_the_default_store_as_it_was(tmp_path, cli):
+    url = str(tmp_path / "long.zarr")
+    cli("synth", url, "--videos", 12, "--frames", "100,300")
+    store = prep.open_store(url)
+    lengths = store.column("n_frames")
+    assert lengths.min() >= 100 and lengths.max() <= 300 and lengths.max() > 200  # the default's rarely pass 200
+    assert store.synth["config"]["frames"] == [100, 300]
+    default = plan(SynthConfig(videos=12))
+    assert [r["translation"] for r in default] == list(store.column("translation"))  # the same sentences
+    # A store written before the option existed is recognised as this configuration's (its fingerprint).
+    assert SynthConfig().fingerprint == "synth-ff25a2fb02e66c04"
+    assert "not two frame counts" in cli("synth", tmp_path / "x.zarr", "--frames", "100", expect=2).output
+    assert "the shorter first" in cli("synth", tmp_path / "y.zarr", "--frames", "300,100", expect=1).output

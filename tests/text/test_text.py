@@ -89,6 +89,20 @@ def test_tiny_mt5_is_deterministic(tmp_path, tiny_mt5):
     assert folder_hash(again) == folder_hash(tiny_mt5) != folder_hash(other)
 
 
+def test_a_tokenizer_padded_to_a_real_size_cuts_text_as_the_trained_one(tmp_path, tiny_mt5):
+    padded = build_tiny_mt5(TINY_SENTENCES, tmp_path / "padded", vocab_size=2_100, pieces=2_050, d_model=8)
+    trained, larger = load_tokenizer(str(tiny_mt5)), load_tokenizer(str(padded))
+    assert len(larger) == 2_050 and len(trained) < 300
+    processor = spm.SentencePieceProcessor(model_file=str(padded / "spiece.model"))
+    assert processor.get_piece_size() == 2_050  # a valid SentencePiece model, as google/mt5-* ship
+    for text in TINY_SENTENCES:  # the filler pieces never replace trained ones
+        assert larger.tokenize(text) == trained.tokenize(text)
+    unk = trained.unk_token_id
+    assert unk in trained("丁").input_ids and unk not in larger("丁").input_ids  # unseen characters have pieces
+    with pytest.raises(ValueError, match="at least as many"):
+        build_tiny_mt5(TINY_SENTENCES, tmp_path / "x", vocab_size=1_000, pieces=2_000)
+
+
 def test_sentencepiece_only_checkpoint_tokenizes_like_sentencepiece(tmp_path, tiny_mt5):
     """google/mt5-* ship spiece.model without tokenizer.json; the loader converts it (protobuf 4 compatible)."""
     folder = tmp_path / "spiece-only"

@@ -176,6 +176,10 @@ def test_config_file_flags_and_resume_rules(synth_store, tmp_path, cli):
     output = cli("train", "--out", tmp_path / "x", "--config", bad, expect=1).output
     assert "batch_size: 0 is less than the minimum of 1" in output and "'placeholdr' was unexpected" in output
     assert not (tmp_path / "x").exists()
+    # A batch of one video cannot hold the split's share of videos with text and of those without: said, and how.
+    output = cli("train", "--store", synth_store, "--out", tmp_path / "one", "--config", config_file, "--batch-size",
+                 "1", expect=1).output  # fmt: skip
+    assert "cannot make the training batches: batch_size 1" in output and "--grad-accum" in output
 
 
 def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(
