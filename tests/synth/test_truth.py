@@ -6,7 +6,7 @@ import pytest
 
 import prep
 from prep.store import validate
-from prep.synth import SynthConfig, named_words, plan, sentence, vocabulary, write_synth
+from prep.synth import SynthConfig, describe, plan, sentence, vocabulary, write_synth
 from prep.synth.truth import SynthTruth
 
 ZH = SynthTruth(("我", "我们", "他", "家", "学校"), (("我", "他"),), "zh")
@@ -68,7 +68,8 @@ def test_the_store_records_its_answer_key_and_it_matches_the_generator(store_url
         assert ceiling["n_with_text"] == len(videos) > 0
         # text_info 1: every word named; only the order of both words of a pair in one sentence is unknown
         assert ceiling["pose_only_bleu4"] < ceiling["with_text_bleu4"] <= 100.0
-    # named_words is the description's answer key: each named word appears in it
+    # the answer key lists what each description names, and each named word appears in it
     i = next(i for i, r in enumerate(rows) if r["description"])
     words = [vocab.words[w] for w in sentence(config, i)]
-    assert all(w in rows[i]["description"] for w in named_words(config, i, words))
+    assert key["descriptions"][rows[i]["id"]] == describe(config, i, words, vocab).named
+    assert all(w in rows[i]["description"] for w in key["descriptions"][rows[i]["id"]])
