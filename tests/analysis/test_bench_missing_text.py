@@ -64,3 +64,37 @@ def test_a_baseline_model_is_reused_only_when_it_was_trained_the_same_way(tmp_pa
     BENCH["link_baseline"](args, out)
     assert (out / "pose-only").resolve() == source / "pose-only" and (out / "synth.zarr").is_symlink()
     assert (out / "model").is_symlink() == model_linked
+
+
+def test_scenario_c_and_the_hallucination_rates_are_summarised_and_compared():
+    with_c = [{**result(s, 70.0 + s, 45.0, 44.0, 0.8), "bleu4_with_text_C": 40.0 + s, "hallucination_rate_A": 0.01,
+               "hallucination_rate_C": 0.02 * s} for s in range(3)]  # fmt: skip
+    columns = BENCH["figures"](with_c)
+    assert columns["A_minus_C"] == [30.0, 30.0, 30.0] and columns["C_minus_B"] == [-5.0, -4.0, -3.0]
+    assert columns["hallucination_rate_C"] == [0.0, 0.02, 0.04]
+    assert BENCH["summarize"](with_c)["metrics"]["C_minus_B"]["mean"] == pytest.approx(-4.0)
+    # a benchmark made before scenario C existed: its figures are missing, not zero, and the rest still pairs
+    before = [result(s, 70.0, 45.0, 44.0, 0.8) for s in range(3)]
+    compared = BENCH["against"](with_c, before)
+    assert compared["metrics"]["A_minus_C"] == {"mean": None, "ci": None}
+    assert compared["per_seed"]["bleu4_with_text_A"] == [0.0, 1.0, 2.0]
+    # without the pose-only baseline (--skip-pose-only) its figures are missing too
+    alone = [{**r, "pose_only_bleu4": None, "pose_only_bleu4_all": None, "pose_only_ambiguous_accuracy": None}
+             for r in with_c]  # fmt: skip
+    assert BENCH["summarize"](alone)["metrics"]["B_minus_pose_only"] == {"mean": None, "ci": None}
+
+
+def test_stores_made_before_the_description_options_pair_with_their_defaults(tmp_path):
+    old = {name: 0 for name in BENCH["STORE_OPTIONS"] if name not in BENCH["STORE_DEFAULTS"]}
+    source = tmp_path / "baseline" / "seed-0"
+    source.mkdir(parents=True)
+    (source / "results.json").write_text(json.dumps({"store": old, "settings": [], "epochs": 100}))
+    now = {**old, **BENCH["STORE_DEFAULTS"]}
+    BENCH["link_baseline"](argparse.Namespace(baseline=tmp_path / "baseline", set=[], epochs=100, **now), tmp_path)
+    assert (tmp_path / "synth.zarr").is_symlink()
+    other = argparse.Namespace(baseline=tmp_path / "baseline", set=[], epochs=100, **{**now, "text_distractors": 2})
+    with pytest.raises(SystemExit, match="other store options"):
+        BENCH["link_baseline"](other, tmp_path / "x")
+    assert BENCH["text_ratio"]("0.2") == 0.2 and BENCH["text_ratio"]("0.03,0.2,.2") == "0.03,0.2,0.2"
+    with pytest.raises(argparse.ArgumentTypeError, match="three"):
+        BENCH["text_ratio"]("0.1,0.2")
