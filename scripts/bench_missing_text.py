@@ -155,7 +155,7 @@ SUMMARISED = ("pose_only_ceiling", "with_text_ceiling", "pose_only_bleu4", "bleu
               "ambiguous_accuracy_A", "ambiguous_accuracy_B", "pose_only_ambiguous_accuracy", "bleu4_all_A",
               "pose_only_bleu4_all", "bleu4_with_text_C", "ambiguous_accuracy_C", "hallucination_rate_A",
               "hallucination_rate_C", "hallucination_rate_without_text_A", "hallucination_rate_without_text_C",
-              "C_minus_B_rest")  # fmt: skip
+              "C_minus_B_rest", "C_minus_B_from_pair_words")  # fmt: skip
 
 
 def figures(results: list[dict]) -> dict[str, list]:
