@@ -122,14 +122,7 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, stra
         log_probs[scenario] = metrics.mixture_log_probs([out["logits"] for out in outputs])
         gates[scenario] = gate_per_sample(outputs[0]["gate"], outputs[0]["mask"]).cpu().numpy()
     stats = metrics.token_statistics(log_probs["A"], log_probs["B"], labels)
-    stranger = [None] * len(batch["ids"])
-    swapped = strangers.batch(batch)
-    if swapped is not None:
-        rows, other = swapped
-        ids = generate(run.model, other, mode.members(other, "A"), max_new_tokens=max_length, num_beams=beams,
-                       do_sample=False)  # fmt: skip
-        for row, text in zip(rows, run.tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True):
-            stranger[row] = text
+    stranger = _decode_strangers(run, mode, batch, beams, strangers)
     return [
         {
             "id": video_id,
@@ -148,6 +141,19 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, stra
         }
         for i, video_id in enumerate(batch["ids"])
     ]
+
+
+def _decode_strangers(run: Run, mode: InferenceMode, batch: dict, beams: int, strangers: StrangerTexts) -> list:
+    """Scenario C: each video of ``batch`` that has a description decoded with its stranger's (None for the others)."""
+    decoded = [None] * len(batch["ids"])
+    swapped = strangers.batch(batch)
+    if swapped is not None:
+        rows, other = swapped
+        ids = generate(run.model, other, mode.members(other, "A"), max_new_tokens=run.config["max_target_length"],
+                       num_beams=beams, do_sample=False)  # fmt: skip
+        for row, text in zip(rows, run.tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True):
+            decoded[row] = text
+    return decoded
 
 
 def default_output(run_dir: str | Path, split: str, mode: InferenceMode, beams: int = 1) -> Path:
