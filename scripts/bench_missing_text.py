@@ -14,7 +14,15 @@ Prints each figure against the store's ceilings and writes DIR/results.json:
                                            with the description (computed by the generator)
     pose_only_bleu4                        the baseline model on those videos
     bleu4_with_text_A, bleu4_with_text_B   the default model on them, with their description and without
-    ambiguous_accuracy_A, _B               its accuracy on the words only the description tells apart (0.5 = chance)
+    bleu4_with_text_C                      ... and with another video's description (scenario C)
+    ambiguous_accuracy_A, _B, _C           its accuracy on the words only the description tells apart (0.5 = chance)
+    hallucination_rate_A, _C               the share of named words whose sign the video does not show that it
+                                           writes, with its own description and with another's
+
+The store options --text-distractors, --text-style and --text-errors make descriptions as people write them
+(docs/data.md); --text-ratio takes one share or three (train, dev, test), e.g. 0.0286,0.2,0.2 for 64 described
+training videos among 2,240 and the usual test split. --skip-pose-only leaves the pose-only baseline out (its
+figures are then null): for settings that only ask how well the model reads the description.
 
 --seeds S1 S2 ... runs the whole benchmark once per seed (store and trainings), in OUT/seed-S, and writes
 OUT/summary.json: the mean and 95% t-interval over seeds of every figure, of each ratio to its ceiling, and of
@@ -63,7 +71,27 @@ from prep.train.run_dir import checkpoint_path, read_metrics
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
 EPOCHS = 100
 TRAINED = "trained.done"  # in a run directory: its training ended (a best checkpoint alone may be an interrupted one)
-STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed")
+STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed",
+                 "text_distractors", "text_style", "text_errors")  # fmt: skip
+# The store options added later, at the values that make the stores made before them: a benchmark of then is
+# a baseline for one of now.
+STORE_DEFAULTS = {"text_distractors": 0, "text_style": "list", "text_errors": 0.0}
+
+
+def store_options(source) -> dict:
+    """The store options of ``args`` (a namespace) or of a results.json's ``store``, those added later filled in."""
+    given = source if isinstance(source, dict) else {k: getattr(source, k) for k in STORE_OPTIONS}
+    return {**STORE_DEFAULTS, **given}
+
+
+def text_ratio(value: str) -> float | str:
+    """One share (a number), or three, train, dev and test (kept as written: `mmprep synth` reads them)."""
+    if "," in value:
+        shares = value.split(",")
+        if len(shares) != 3:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one share nor three (train, dev, test)")
+        return ",".join(str(float(x)) for x in shares)
+    return float(value)
 
 
 def main() -> None:
@@ -71,8 +99,12 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=800)
     parser.add_argument("--vocab", type=int, default=12)
     parser.add_argument("--ambiguous-pairs", type=int, default=4)
-    parser.add_argument("--text-ratio", type=float, default=0.5)
+    parser.add_argument("--text-ratio", type=text_ratio, default=0.5, help="one share, or train,dev,test")
     parser.add_argument("--text-info", type=float, default=1.0)
+    parser.add_argument("--text-distractors", type=int, default=0)
+    parser.add_argument("--text-style", choices=("list", "sentence"), default="list")
+    parser.add_argument("--text-errors", type=float, default=0.0)
+    parser.add_argument("--skip-pose-only", action="store_true", help="train and evaluate no pose-only baseline")
     parser.add_argument(
         "--splits",
         default="0.8,0.1,0.1",
@@ -132,19 +164,29 @@ def print_metrics(metrics: dict) -> None:
 
 SUMMARISED = ("pose_only_ceiling", "with_text_ceiling", "pose_only_bleu4", "bleu4_with_text_A", "bleu4_with_text_B",
               "ambiguous_accuracy_A", "ambiguous_accuracy_B", "pose_only_ambiguous_accuracy", "bleu4_all_A",
-              "pose_only_bleu4_all", "kl_with_text", "mask_moved", "mask_distance_text_mean")  # fmt: skip
+              "pose_only_bleu4_all", "bleu4_with_text_C", "ambiguous_accuracy_C", "hallucination_rate_A",
+              "hallucination_rate_C", "hallucination_rate_without_text_A", "hallucination_rate_without_text_C",
+              "C_minus_B_rest", "C_minus_B_from_pair_words", "kl_with_text", "mask_moved",
+              "mask_distance_text_mean")  # fmt: skip
 
 
 def figures(results: list[dict]) -> dict[str, list]:
     """Every figure of the summary, a list over seeds: the results' own, each ratio to its ceiling, and the
-    paired differences that answer the benchmark's questions (A - B, and B - the pose-only baseline)."""
+    paired differences that answer the benchmark's questions (A - B, and B - the pose-only baseline; A - C and
+    C - B). A figure a result lacks (made before it existed, or left out) is None."""
     columns = {key: [r.get(key) for r in results] for key in SUMMARISED}
-    columns["A_over_with_text_ceiling"] = [r["bleu4_with_text_A"] / r["with_text_ceiling"] for r in results]
-    columns["pose_only_over_its_ceiling"] = [r["pose_only_bleu4"] / r["pose_only_ceiling"] for r in results]
-    columns["A_minus_B"] = [r["bleu4_with_text_A"] - r["bleu4_with_text_B"] for r in results]
-    columns["B_minus_pose_only"] = [r["bleu4_with_text_B"] - r["pose_only_bleu4"] for r in results]
-    columns["A_minus_pose_only"] = [r["bleu4_with_text_A"] - r["pose_only_bleu4"] for r in results]
-    columns["all_A_minus_pose_only"] = [r["bleu4_all_A"] - r["pose_only_bleu4_all"] for r in results]
+
+    def combined(f, *keys):
+        return [None if any(r.get(k) is None for k in keys) else f(*(r[k] for k in keys)) for r in results]
+
+    columns["A_over_with_text_ceiling"] = combined(lambda a, c: a / c, "bleu4_with_text_A", "with_text_ceiling")
+    columns["pose_only_over_its_ceiling"] = combined(lambda a, c: a / c, "pose_only_bleu4", "pose_only_ceiling")
+    columns["A_minus_B"] = combined(lambda a, b: a - b, "bleu4_with_text_A", "bleu4_with_text_B")
+    columns["B_minus_pose_only"] = combined(lambda a, b: a - b, "bleu4_with_text_B", "pose_only_bleu4")
+    columns["A_minus_C"] = combined(lambda a, c: a - c, "bleu4_with_text_A", "bleu4_with_text_C")
+    columns["C_minus_B"] = combined(lambda c, b: c - b, "bleu4_with_text_C", "bleu4_with_text_B")
+    columns["A_minus_pose_only"] = combined(lambda a, b: a - b, "bleu4_with_text_A", "pose_only_bleu4")
+    columns["all_A_minus_pose_only"] = combined(lambda a, b: a - b, "bleu4_all_A", "pose_only_bleu4_all")
     return columns
 
 
@@ -159,7 +201,7 @@ def against(results: list[dict], baseline: list[dict]) -> dict:
     """Every figure of ``results`` minus the ``baseline``'s, paired by seed (the same stores), with the mean and
     95% t-interval of the differences. The stores' own figures (the ceilings) are left out: they are equal."""
     for new, old in zip(results, baseline, strict=True):
-        if new["store"] != old["store"]:
+        if store_options(new["store"]) != store_options(old["store"]):
             raise SystemExit(f"the baseline's store {old['store']} is not this one's {new['store']}")
     ours, theirs = figures(results), figures(baseline)
     differences = {
@@ -176,7 +218,7 @@ def link_baseline(args: argparse.Namespace, out: Path) -> None:
     when it was trained as this one would be (the same --set and --epochs): then only the evaluations run."""
     source = args.baseline.resolve() / f"seed-{args.seed}"
     baseline = read_results(args.baseline, args.seed)
-    if baseline["store"] != {k: getattr(args, k) for k in STORE_OPTIONS}:
+    if store_options(baseline["store"]) != store_options(args):
         raise SystemExit(f"{source} was made with other store options than these: give the baseline's")
     same_training = baseline["settings"] == args.set and baseline.get("epochs", EPOCHS) == args.epochs
     for name in ("synth.zarr", "synth.done", "encoder", "encoded.done", "mask.done", "pose-only",
@@ -247,9 +289,12 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     if args.baseline:
         link_baseline(args, out)
     store = out / "synth.zarr"
+    described = [
+        f"--{k.replace('_', '-')}={getattr(args, k)}" for k in STORE_DEFAULTS if getattr(args, k) != STORE_DEFAULTS[k]
+    ]
     mmprep("synth", "synth", store, "--videos", args.videos, "--vocab", args.vocab, "--ambiguous-pairs",
-           args.ambiguous_pairs, "--text-ratio", args.text_ratio, "--text-info", args.text_info, "--splits",
-           args.splits, "--seed", args.seed, done=out / "synth.done")  # fmt: skip
+           args.ambiguous_pairs, "--text-ratio", args.text_ratio, "--text-info", args.text_info, *described,
+           "--splits", args.splits, "--seed", args.seed, done=out / "synth.done")  # fmt: skip
     (out / "synth.done").touch()
     encoder = out / "encoder"
     if not (encoder / "config.json").exists():
@@ -272,7 +317,7 @@ def run(args: argparse.Namespace, out: Path) -> dict:
             options += [flag, text.strip()]
     reports = {}
     # The two trainings run side by side, one thread each: on a 2-core machine that is twice as fast as in turn.
-    trainings = [("model", []), ("pose-only", ["--text-dropout", "1.0"])]
+    trainings = [("model", []), *([] if args.skip_pose_only else [("pose-only", ["--text-dropout", "1.0"])])]
     processes = [
         process
         for name, extra in trainings
@@ -293,7 +338,9 @@ def run(args: argparse.Namespace, out: Path) -> dict:
                report, "-q", done=report)  # fmt: skip
         reports[name] = json.loads(report.read_text(encoding="utf-8"))
 
-    model, baseline = reports["model"]["text_effect"], reports["pose-only"]["text_effect"]
+    model = reports["model"]["text_effect"]
+    pose_only = reports.get("pose-only")
+    baseline = pose_only["text_effect"] if pose_only else None
     ceilings = model["ceilings"]
     results = {
         "store": {k: getattr(args, k) for k in STORE_OPTIONS},
@@ -301,15 +348,17 @@ def run(args: argparse.Namespace, out: Path) -> dict:
         "n_with_text": model["n"],
         "pose_only_ceiling": ceilings["pose_only_bleu4"],
         "with_text_ceiling": ceilings["with_text_bleu4"],
-        "pose_only_bleu4": baseline["bleu4_without_text"],
+        "pose_only_bleu4": baseline and baseline["bleu4_without_text"],
         "bleu4_with_text_A": model["bleu4_with_text"],
         "bleu4_with_text_B": model["bleu4_without_text"],
         "delta_A_B_ci": model["ci"],
         "ambiguous_accuracy_A": model["ambiguous_accuracy"]["with_text"],
         "ambiguous_accuracy_B": model["ambiguous_accuracy"]["without_text"],
-        "pose_only_ambiguous_accuracy": baseline["ambiguous_accuracy"]["without_text"],
+        "pose_only_ambiguous_accuracy": baseline and baseline["ambiguous_accuracy"]["without_text"],
         "bleu4_all_A": reports["model"]["bleu"]["4"],
-        "pose_only_bleu4_all": reports["pose-only"]["bleu_without_text"]["4"],
+        "pose_only_bleu4_all": pose_only and pose_only["bleu_without_text"]["4"],
+        **stranger_figures(model),
+        "verdict": model["verdict"],
         "consistency_verdict": reports["model"]["with_text"]["consistency"]["verdict"],
         "kl_with_text": reports["model"]["with_text"]["consistency"]["kl"]["value"],
         **mask_position(out / "model"),
@@ -322,9 +371,14 @@ def run(args: argparse.Namespace, out: Path) -> dict:
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{args.split} split, {model['n']} with-text videos (store: {results['store']})")
-    print(f"  pose-only baseline   BLEU-4 {results['pose_only_bleu4']:6.2f}   ceiling {ceilings['pose_only_bleu4']:6.2f}"
-          f"   ratio {results['pose_only_bleu4'] / max(ceilings['pose_only_bleu4'], 1e-9):.2f}")  # fmt: skip
-    for scenario, ceiling in (("A", ceilings["with_text_bleu4"]), ("B", ceilings["pose_only_bleu4"])):
+    if baseline:
+        print(f"  pose-only baseline   BLEU-4 {results['pose_only_bleu4']:6.2f}   ceiling "
+              f"{ceilings['pose_only_bleu4']:6.2f}   ratio "
+              f"{results['pose_only_bleu4'] / max(ceilings['pose_only_bleu4'], 1e-9):.2f}")  # fmt: skip
+    for scenario, ceiling in (("A", ceilings["with_text_bleu4"]), ("B", ceilings["pose_only_bleu4"]),
+                              ("C", ceilings["pose_only_bleu4"])):  # fmt: skip
+        if results[f"bleu4_with_text_{scenario}"] is None:
+            continue
         value = results[f"bleu4_with_text_{scenario}"]
         accuracy = results[f"ambiguous_accuracy_{scenario}"]
         words = "" if accuracy is None else f"   ambiguous words {accuracy:.2f}"  # None: the store has no pairs
@@ -332,8 +386,32 @@ def run(args: argparse.Namespace, out: Path) -> dict:
               f"{value / max(ceiling, 1e-9):.2f}{words}")  # fmt: skip
     print(f"  A - B {model['delta_bleu4']:+.2f}, 95% CI [{model['ci'][0]:.2f}, {model['ci'][1]:.2f}]; "
           f"consistency {results['consistency_verdict']}; {model['statement']}")  # fmt: skip
+    for scenario in ("A", "C"):
+        if results[f"hallucination_rate_{scenario}"] is not None:
+            print(f"  hallucination rate {scenario}: {results[f'hallucination_rate_{scenario}']:.3f} "
+                  f"(without text {results[f'hallucination_rate_without_text_{scenario}']:.3f})")  # fmt: skip
     print(f"  seconds: {seconds}; results: {out / 'results.json'}")
     return results
+
+
+def stranger_figures(effect: dict) -> dict:
+    """Scenario C's figures and the hallucination rates of a report's text effect (None where it has none)."""
+    stranger, rates = effect.get("stranger"), effect.get("hallucination") or {}
+    split = stranger and stranger["pair_words"]
+    figures = {
+        "bleu4_with_text_C": stranger and stranger["bleu4"],
+        "delta_A_C_ci": stranger and stranger["ci_a_minus_c"],
+        "delta_C_B_ci": stranger and stranger["ci_c_minus_b"],
+        "ambiguous_accuracy_C": stranger and stranger["ambiguous_accuracy"],
+        "C_minus_B_rest": split and split["rest"],
+        "C_minus_B_from_pair_words": split and split["from_pair_words"],
+    }
+    for scenario in ("A", "C"):
+        rate = rates.get(scenario) or {}
+        figures[f"hallucination_rate_{scenario}"] = rate.get("rate")
+        figures[f"hallucination_rate_without_text_{scenario}"] = rate.get("rate_without_text")
+        figures[f"hallucination_n_{scenario}"] = rate.get("n")
+    return figures
 
 
 if __name__ == "__main__":

@@ -60,8 +60,7 @@ def outcomes(truth: SynthTruth, videos: list[dict], key: str) -> dict:
 
 def signs(truth: SynthTruth, words: list[str]) -> list[str]:
     """The signs of ``words``: a pair's two words are the same sign."""
-    sign_of = {word: "|".join(pair) for pair in truth.pairs for word in pair}
-    return [sign_of.get(word, word) for word in words]
+    return [truth.sign(word) for word in words]
 
 
 def repeated_signs(references: list[list[str]], outputs: list[list[str]]) -> dict:

@@ -20,6 +20,7 @@ from .._version import __version__
 from ..evaluate import read
 from ..evaluate.metrics import TARGETS
 from ..evaluate.summary import METRIC_NAMES
+from ..evaluate.text_effect import VERDICTS
 from ..train.diagnostics import COSINE_WARNING
 from ..train.run_dir import EVAL, read_config, read_metrics
 
@@ -254,6 +255,50 @@ def _text_effect(effect: dict | None) -> str:
     return "".join(lines) + "</p>"
 
 
+def _scenario_c(effect: dict | None) -> str:
+    """Scenario C beside A and B: whether the model reads the description's content or reacts to any text, and
+    on a synthetic store what it writes that the video does not sign."""
+    stranger = (effect or {}).get("stranger")
+    if stranger is None:
+        return ""
+    rows = [
+        f"<tr><th>BLEU-4, with-text videos</th><td>{_number(effect['bleu4_with_text'])}</td>"
+        f"<td>{_number(effect['bleu4_without_text'])}</td><td>{_number(stranger['bleu4'])}</td></tr>",
+        "<tr><th>paired differences [95 % CI]</th><td colspan='3' class='text'>A - C {:+.2f} [{:.2f}, {:.2f}]; "
+        "C - B {:+.2f} [{:.2f}, {:.2f}]</td></tr>".format(
+            stranger["a_minus_c"], *stranger["ci_a_minus_c"], stranger["c_minus_b"], *stranger["ci_c_minus_b"]
+        ),
+    ]
+    accuracy = effect["ambiguous_accuracy"]
+    if accuracy and stranger["ambiguous_accuracy"] is not None:
+        rows.append(
+            f"<tr><th>ambiguous words right</th><td>{_number(accuracy['with_text'])}</td>"
+            f"<td>{_number(accuracy['without_text'])}</td><td>{_number(stranger['ambiguous_accuracy'])}</td></tr>"
+        )
+    rates = effect.get("hallucination") or {}
+    if rates:
+        cells = []
+        for scenario in ("A", "B", "C"):
+            rate = rates.get("A" if scenario == "B" else scenario)
+            value = rate and rate["rate_without_text" if scenario == "B" else "rate"]
+            cells.append("n/a" if value is None else f"{value:.1%} of {rate['n']}")
+        rows.append("<tr><th>hallucination rate</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    split = stranger["pair_words"]
+    if split and stranger["c_minus_b"] < 0:
+        rows.append(
+            "<tr><th>C - B split</th><td colspan='3' class='text'>{:+.2f} from which word of a signed pair it writes "
+            "(no model can check it against the video), {:+.2f} [{:.2f}, {:.2f}] the rest</td></tr>".format(
+                split["from_pair_words"], split["rest"], *split["ci_rest"]
+            )
+        )
+    return (
+        f"<p><strong>Scenario C</strong> (each with-text video with another video's description, a fixed "
+        f"derangement, seed {stranger['seed']}): {_e(VERDICTS[effect['verdict']])}.</p>"
+        '<table><tr><th></th><th class="a">A (its description)</th><th class="b">B (placeholder)</th>'
+        "<th>C (another's)</th></tr>" + "".join(rows) + f"</table><p class='meta'>{_e(CAPTIONS['scenario_c'])}</p>"
+    )
+
+
 def _examples(videos: list[dict]) -> str:
     """The with-text videos where A and B differ most in sentence BLEU (ties by id): there text matters."""
     with_text = [v for v in videos if v["has_text"]]
@@ -304,6 +349,9 @@ CAPTIONS = {
     "consistency": "Consistency metrics of every evaluation, over all videos and over the with-text videos; green "
     "passes, red fails; dashed: the source's target; delta BLEU with its 95 % paired-bootstrap interval. A model "
     "whose outputs the description never changes meets every target trivially: its verdict is 'not applicable'.",
+    "scenario_c": "The content is used when A beats C, the model is misled when C falls below B (intervals clear of "
+    "0). Hallucination rate: of the words the description names whose sign the video does not show, the share the "
+    "output writes (under B: the share written without a description, from the poses alone).",
     "scenarios": "Scenario <span class='a'>A</span> gives each video its real description where it has one; "
     "scenario <span class='b'>B</span> gives every video the placeholder. Only the with-text videos can differ "
     "between them, so the with-text columns are the informative ones. BLEU and ROUGE-L are on 0-100 (sacrebleu, "
@@ -350,6 +398,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
                 f"{report['n_with_text']} with text; {report['checkpoint']} checkpoint, step {report['step']})</small></h3>"
             )
             parts.append(_evaluation_table(report))
+            parts.append(_scenario_c(report["text_effect"]))
         parts += [f"<h2>Example translations, A vs B ({_e(label(main_eval[1]))})</h2>", _examples(main_eval[2])]
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -181,10 +181,15 @@ class PoseDataset(torch.utils.data.Dataset):
         return 0 if self._cache is None else self._cache[0].nbytes + self._cache[1].nbytes
 
     # ------------------------------------------------------------------ items
+    def text_of(self, i: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Video ``i``'s description features: (pooled [D], per-token [L, D] where the dataset reads them), or
+        (None, None) when it has no description."""
+        if not self.has_text[i]:
+            return None, None
+        return self._text[i], None if self.token_features is None else self.token_features[i]
+
     def _item(self, i: int, xyz: np.ndarray, conf: np.ndarray) -> dict:
-        has_text = bool(self.has_text[i])
-        text = self._text[i] if has_text else None
-        tokens = self.token_features[i] if self.token_features is not None and has_text else None
+        text, tokens = self.text_of(i)
         if self.augment:
             xyz, conf = augment(xyz, conf, self.tempo_warp)
         return make_item(self.ids[i], xyz, conf, text, self.translations[i], self.text_dim, self.max_frames,
@@ -258,15 +263,31 @@ def collate(batch: list[dict]) -> dict:
     dtype = np.result_type(*(item["keypoints"].dtype for item in batch))
     keypoints = np.zeros((len(batch), int(lengths.max()), n_points, 3), dtype=dtype)
     conf = np.zeros(keypoints.shape[:3], dtype=dtype)
-    text = np.zeros((len(batch), batch[0]["text_dim"]), dtype=np.float32)
     for b, item in enumerate(batch):
         keypoints[b, : item["length"]] = item["keypoints"]
         conf[b, : item["length"]] = item["conf"]
+    return {
+        **collate_text(batch),
+        "keypoints": torch.from_numpy(keypoints).float(),
+        "conf": torch.from_numpy(conf).float(),
+        "mask": torch.arange(keypoints.shape[1])[None, :] < torch.from_numpy(lengths)[:, None],
+        "lengths": torch.from_numpy(lengths),
+        "ids": [item["id"] for item in batch],
+        "translations": [item["translation"] for item in batch],
+        "glosses": [item["gloss"] for item in batch],
+    }
+
+
+def collate_text(batch: list[dict]) -> dict:
+    """The description part of ``collate``'s batch from items' ``text``, ``text_tokens`` (optional) and
+    ``text_dim``: ``text``, ``has_text``, and ``text_tokens`` with ``text_token_mask`` where an item has them."""
+    text = np.zeros((len(batch), batch[0]["text_dim"]), dtype=np.float32)
+    for b, item in enumerate(batch):
         if item["text"] is not None:
             text[b] = item["text"]
     tokens = {}
     if any(item.get("text_tokens") is not None for item in batch):
-        counts = [0 if item["text_tokens"] is None else len(item["text_tokens"]) for item in batch]
+        counts = [0 if item.get("text_tokens") is None else len(item["text_tokens"]) for item in batch]
         padded = np.zeros((len(batch), max(counts), batch[0]["text_dim"]), dtype=np.float32)
         for b, item in enumerate(batch):
             if counts[b]:
@@ -275,15 +296,5 @@ def collate(batch: list[dict]) -> dict:
             "text_tokens": torch.from_numpy(padded),
             "text_token_mask": torch.arange(max(counts))[None, :] < torch.tensor(counts)[:, None],
         }
-    return {
-        **tokens,
-        "keypoints": torch.from_numpy(keypoints).float(),
-        "conf": torch.from_numpy(conf).float(),
-        "mask": torch.arange(keypoints.shape[1])[None, :] < torch.from_numpy(lengths)[:, None],
-        "lengths": torch.from_numpy(lengths),
-        "text": torch.from_numpy(text),
-        "has_text": torch.tensor([item["has_text"] for item in batch], dtype=torch.bool),
-        "ids": [item["id"] for item in batch],
-        "translations": [item["translation"] for item in batch],
-        "glosses": [item["gloss"] for item in batch],
-    }
+    has_text = torch.tensor([item["text"] is not None for item in batch], dtype=torch.bool)
+    return {**tokens, "text": torch.from_numpy(text), "has_text": has_text}

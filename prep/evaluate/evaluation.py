@@ -1,7 +1,8 @@
 """`mmprep eval`: decode a split in scenarios A and B, score translation quality and the consistency check.
 
 Every video is decoded twice (A: its real description where it has one; B: the placeholder for every video)
-and scored twice under teacher forcing on its reference (for KL and confidence). Evaluation is deterministic:
+and scored twice under teacher forcing on its reference (for KL and confidence); each video with a description
+is decoded once more with another's (C, ``strangers``), for the text effect. Evaluation is deterministic:
 the model is in eval mode (no dropout, the noise placeholder is one fixed vector), frames are selected
 deterministically, decoding is greedy or beam search without sampling, and the bootstrap uses a fixed seed.
 """
@@ -26,6 +27,7 @@ from ..train.run_dir import EVAL
 from . import metrics
 from .loading import Run, load_run
 from .modes import SCENARIOS, InferenceMode
+from .strangers import StrangerTexts
 from .text_effect import text_effect
 
 SCHEMA = "eval-report"
@@ -54,13 +56,13 @@ def evaluate(
     mode = mode or InferenceMode()
     run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
     data = run.dataset(split)
-    if max_videos is not None:
-        data = Subset(data, range(min(max_videos, len(data))))
-    loader = DataLoader(data, batch_size=batch_size or run.config["batch_size"], collate_fn=collate)
+    evaluated = range(len(data) if max_videos is None else min(max_videos, len(data)))
+    strangers = StrangerTexts(data, evaluated, seed)
+    loader = DataLoader(Subset(data, evaluated), batch_size=batch_size or run.config["batch_size"], collate_fn=collate)
     videos: list[dict] = []
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"eval {split}", unit="batch", disable=None if progress else True):
-            videos += _evaluate_batch(run, mode, to_device(batch, run.device), beams)
+            videos += _evaluate_batch(run, mode, to_device(batch, run.device), beams, strangers)
     references = [v["reference"] for v in videos]
     tokenize, chosen_by = bleu.choose(run.store.language, references, tokenize)
     for suffix in ("", "_without_text"):
@@ -107,8 +109,9 @@ def evaluate(
     return report, videos
 
 
-def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int) -> list[dict]:
-    """Decode and teacher-force one batch in both scenarios: one record per video."""
+def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, strangers: StrangerTexts) -> list[dict]:
+    """Decode and teacher-force one batch in both scenarios, and decode its with-text videos with a stranger's
+    description (C): one record per video."""
     max_length = run.config["max_target_length"]
     labels = target_ids(run.tokenizer, batch["translations"], max_length).to(run.device)
     decoded, log_probs, gates = {}, {}, {}
@@ -120,6 +123,7 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int) -> l
         log_probs[scenario] = metrics.mixture_log_probs([out["logits"] for out in outputs])
         gates[scenario] = gate_per_sample(outputs[0]["gate"], outputs[0]["mask"]).cpu().numpy()
     stats = metrics.token_statistics(log_probs["A"], log_probs["B"], labels)
+    stranger = _decode_strangers(run, mode, batch, beams, strangers)
     return [
         {
             "id": video_id,
@@ -133,9 +137,24 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int) -> l
             "confidence_without_text": float(stats["confidence_b"][i]),
             "gate": float(gates["A"][i]),
             "gate_without_text": float(gates["B"][i]),
+            "hypothesis_stranger_text": stranger[i],
+            "stranger": strangers.donor_of.get(video_id),
         }
         for i, video_id in enumerate(batch["ids"])
     ]
+
+
+def _decode_strangers(run: Run, mode: InferenceMode, batch: dict, beams: int, strangers: StrangerTexts) -> list:
+    """Scenario C: each video of ``batch`` that has a description decoded with its stranger's (None for the others)."""
+    decoded = [None] * len(batch["ids"])
+    swapped = strangers.batch(batch)
+    if swapped is not None:
+        rows, other = swapped
+        ids = generate(run.model, other, mode.members(other, "A"), max_new_tokens=run.config["max_target_length"],
+                       num_beams=beams, do_sample=False)  # fmt: skip
+        for row, text in zip(rows, run.tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True):
+            decoded[row] = text
+    return decoded
 
 
 def default_output(

@@ -73,4 +73,28 @@ def _text_effect(effect: dict | None) -> list[str]:
             f"ceilings (synthetic store, {ceilings['n_with_text']} with-text videos of the split): pose only "
             f"{ceilings['pose_only_bleu4']:.2f}, with the description {ceilings['with_text_bleu4']:.2f} BLEU-4"
         )
+    return lines + answer_key_lines(effect)
+
+
+def answer_key_lines(effect: dict) -> list[str]:
+    """What a synthetic store's answer key says of scenario C and of words named but not signed."""
+    lines, stranger = [], effect.get("stranger")
+    if stranger and stranger["ambiguous_accuracy"] is not None:
+        lines.append(
+            f"ambiguous words right with another video's description (C): {stranger['ambiguous_accuracy']:.0%}"
+        )
+    split = stranger and stranger["pair_words"]
+    if split and stranger["c_minus_b"] < 0:
+        lo, hi = split["ci_rest"]
+        lines.append(
+            f"C - B {stranger['c_minus_b']:+.2f} BLEU-4: {split['from_pair_words']:+.2f} from which word of a signed "
+            f"pair it writes, {split['rest']:+.2f} [{lo:.2f}, {hi:.2f}] the rest"
+        )
+    for scenario, whose in (("A", "its own description"), ("C", "another video's")):
+        rate = (effect.get("hallucination") or {}).get(scenario)
+        if rate and rate["rate"] is not None:
+            lines.append(
+                f"hallucination with {whose} ({scenario}): writes {rate['rate']:.1%} of the {rate['n']} named words "
+                f"whose sign the video does not show (without a description: {rate['rate_without_text']:.1%})"
+            )
     return lines

@@ -6,6 +6,14 @@ BLEU-4 of the with-text videos with their description (A) and with the placehold
 interval of A - B, how many outputs the description changes, and, on a synthetic store, the accuracy on the
 words only the description can tell apart (``prep.synth.truth``) beside the store's ceilings. When the
 description changes no output, the consistency verdict is "not applicable".
+
+A - B alone cannot tell a model that reads the description's content from one that reacts to any text, so
+beside them stands scenario C, each video with another video's description (``strangers``), and the verdict
+reads the three: the content is used when A beats C, the model is misled when C falls below B (intervals clear
+of 0). On a synthetic store whose answer key lists what each description names: the hallucination rate
+(the share of named words whose sign the video does not show that the output writes, under A and C), and
+where C falls below B, how much of the loss the pair words account for (BLEU-4 with a pair's two words
+counted as one, its sign: what is left is the rest).
 """
 
 from __future__ import annotations
@@ -49,8 +57,99 @@ def text_effect(
             "n": with_text["n"],
         }
         effect["ceilings"] = synth["ceilings"].get(split)
+    truth = SynthTruth.of(synth) if synth is not None else None
+    effect["stranger"] = stranger_effect(videos, truth, resamples, seed, tokenize)
+    effect["hallucination"] = hallucination(videos, truth, synth.get("descriptions")) if truth else None
+    effect["verdict"] = verdict(effect)
     effect["statement"] = statement(effect)
     return effect
+
+
+def stranger_effect(
+    videos: list[dict], truth: SynthTruth | None, resamples: int, seed: int, tokenize: str
+) -> dict | None:
+    """Scenario C beside A and B, with paired-bootstrap intervals of A - C and C - B; None where the videos were
+    not translated with a stranger's description (fewer than two have one)."""
+    if not videos or any(v.get("hypothesis_stranger_text") is None for v in videos):
+        return None
+    references = [v["reference"] for v in videos]
+    hyp = {s: [v[key] for v in videos] for s, key in
+           (("A", "hypothesis"), ("B", "hypothesis_without_text"), ("C", "hypothesis_stranger_text"))}  # fmt: skip
+    bleu4 = {s: corpus_bleu(h, references, tokenize=tokenize) for s, h in hyp.items()}
+    a_minus_c = paired_bootstrap(hyp["A"], hyp["C"], references, resamples, seed, tokenize=tokenize)
+    c_minus_b = paired_bootstrap(hyp["C"], hyp["B"], references, resamples, seed, tokenize=tokenize)
+    return {
+        "n": len(videos),
+        "seed": seed,
+        "bleu4": bleu4["C"],
+        "a_minus_c": bleu4["A"] - bleu4["C"],
+        "ci_a_minus_c": a_minus_c,
+        "c_minus_b": bleu4["C"] - bleu4["B"],
+        "ci_c_minus_b": c_minus_b,
+        "outputs_changed": sum(a != c for a, c in zip(hyp["A"], hyp["C"], strict=True)),
+        "uses_content": a_minus_c[0] > 0,
+        "misled": c_minus_b[1] < 0,
+        "ambiguous_accuracy": truth.ambiguous_accuracy(hyp["C"], references)["accuracy"] if truth else None,
+        "pair_words": _pair_words(truth, hyp, references, bleu4, resamples, seed, tokenize) if truth else None,
+    }
+
+
+def _pair_words(truth: SynthTruth, hyp: dict, references: list[str], bleu4: dict, resamples, seed, tokenize) -> dict:
+    """C - B split in two: BLEU-4 with each word of a pair written as its sign (``rest``: what a stranger's
+    description costs where the poses can tell), and the difference (``from_pair_words``: which word of a
+    signed pair to write, which no model can check against the video)."""
+    signs = {s: [truth.as_signs(h) for h in hyp[s]] for s in ("B", "C")}
+    meant = [truth.as_signs(r) for r in references]
+    rest = corpus_bleu(signs["C"], meant, tokenize=tokenize) - corpus_bleu(signs["B"], meant, tokenize=tokenize)
+    return {
+        "rest": rest,
+        "ci_rest": paired_bootstrap(signs["C"], signs["B"], meant, resamples, seed, tokenize=tokenize),
+        "from_pair_words": bleu4["C"] - bleu4["B"] - rest,
+    }
+
+
+def hallucination(videos: list[dict], truth: SynthTruth, named: dict | None) -> dict | None:
+    """Under A (its own description) and C (a stranger's): the share of the named words whose sign the video
+    does not show that the output writes (``rate``), how many there are (``n``), and the share that the output
+    without a description writes (``rate_without_text``: what the poses alone produce). None for a store
+    whose answer key does not list what each description names."""
+    if named is None:
+        return None
+    references = [v["reference"] for v in videos]
+    out = {}
+    for scenario, hypothesis, whose in (("A", "hypothesis", "id"), ("C", "hypothesis_stranger_text", "stranger")):
+        if any(v.get(whose) is None or v.get(hypothesis) is None for v in videos):
+            out[scenario] = None
+            continue
+        words = [named.get(v[whose], []) for v in videos]
+        rate = truth.hallucinations([v[hypothesis] for v in videos], references, words)
+        base = truth.hallucinations([v["hypothesis_without_text"] for v in videos], references, words)
+        out[scenario] = {**rate, "rate_without_text": base["rate"]}
+    return out
+
+
+VERDICTS = {
+    "ignores": IGNORED,
+    "content_misled": "it reads the description's content, and a wrong description misleads it",
+    "content": "it reads the description's content, and a wrong description does not mislead it",
+    "misled": "a wrong description misleads it and its own does no better",
+    "any_text": "it reacts to any description, not to its content: a stranger's does as well as its own",
+    "unclear": "a stranger's description is not shown to do worse than its own",
+}
+
+
+def verdict(effect: dict) -> str | None:
+    """Which of ``VERDICTS`` A, B and C say together (intervals clear of 0); None without scenario C."""
+    if effect["ignores_text"]:
+        return "ignores"
+    stranger = effect["stranger"]
+    if stranger is None:
+        return None
+    if stranger["uses_content"]:
+        return "content_misled" if stranger["misled"] else "content"
+    if stranger["misled"]:
+        return "misled"
+    return "any_text" if effect["ci"][0] > 0 else "unclear"
 
 
 def statement(effect: dict) -> str:
@@ -69,5 +168,13 @@ def statement(effect: dict) -> str:
         text += (
             f"; ambiguous words right {accuracy['with_text']:.0%} with it, {accuracy['without_text']:.0%} without "
             "(50% is chance)"
+        )
+    stranger = effect["stranger"]
+    if stranger is not None:
+        (ac_lo, ac_hi), (cb_lo, cb_hi) = stranger["ci_a_minus_c"], stranger["ci_c_minus_b"]
+        text += (
+            f". With another video's description (C) BLEU-4 {stranger['bleu4']:.2f} (A - C {stranger['a_minus_c']:+.2f} "
+            f"[{ac_lo:.2f}, {ac_hi:.2f}], C - B {stranger['c_minus_b']:+.2f} [{cb_lo:.2f}, {cb_hi:.2f}]): "
+            f"{VERDICTS[effect['verdict']]}"
         )
     return text

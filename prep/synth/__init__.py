@@ -14,9 +14,13 @@ The generator (docs/data.md documents it for users):
   Hands are missing (0, confidence 0) outside the frame and in random short runs (4 % of frames start one);
   50-300 frames at 25 fps (or a length drawn uniformly from ``frames``), 512 x 512;
 - splits: ``splits`` shares of the videos, at random;
-- descriptions: exactly ``round(text_ratio * n)`` videos of each split have one. It names each word of the
-  translation with probability ``text_info`` (in random order), after a sentence about the scene that
-  carries no information. ``text_info=0``: descriptions are useless; 1: they name every word.
+- descriptions: exactly ``round(text_ratio * n)`` videos of each split have one (one share for all splits, or
+  one per split). It names each word of the translation with probability ``text_info`` (in random order),
+  beside a sentence about the scene that carries no information. ``text_info=0``: descriptions are useless;
+  1: they name every word. As people write them: ``text_errors`` replaces a named word of an ambiguous pair
+  by its partner (the wrong word, same sign); ``text_distractors`` adds words whose sign the video does not
+  show; ``text_style="sentence"`` puts the named words in running text (``TEMPLATES``) instead of a list.
+  The answer key records every description's named words, so what a description says is known exactly.
 
 Every random choice comes from a generator seeded by (seed, video, purpose), so a video's poses do not depend
 on the other videos, on its words beyond their signs, or on the order of generation: the same seed gives
@@ -41,7 +45,8 @@ from .truth import SynthTruth
 from .words import LANGUAGES
 
 GENERATOR_VERSION = 1
-VOCABULARY, SPLITS, TEXT, SENTENCE, DESCRIPTION, MOTION, LENGTH = range(7)  # what a random generator is for
+# What a random generator is for. Each new option draws from its own, so stores made without it stay the same.
+VOCABULARY, SPLITS, TEXT, SENTENCE, DESCRIPTION, MOTION, ERRORS, DISTRACTORS, STYLE, LENGTH = range(10)
 SPLIT_NAMES = schemas.enum("common", "$defs", "split")  # train, dev, test
 MIN_FRAMES, MAX_FRAMES = 50, 300
 COMMIT_EVERY = 100  # videos per commit
@@ -63,11 +68,40 @@ SCENES = {
 }
 
 
+# Running text (text_style="sentence"): each puts a list of named words ({}) in a sentence. Their other words are
+# no word of the language's vocabulary (tests/synth checks), so a description names exactly its answer key.
+TEMPLATES = {
+    "zh": (
+        "手语者先后比划了{}",
+        "这段视频讲到{}",
+        "画面里出现了{}的手势",
+        "手语者提到了{}",
+        "这里打出的手语包括{}",
+        "内容涉及{}",
+    ),
+    "en": (
+        "The signer talks about {}",
+        "In this clip the signer mentions {}",
+        "Signed here: {}",
+        "The video shows the signs for {}",
+        "It is about {}",
+        "This part covers {}",
+    ),
+}
+TEXT_STYLES = ("list", "sentence")
+# The description options that came later; at these values a store is what it was before them (the same
+# descriptions, the same fingerprint).
+TEXT_DEFAULTS = {"text_distractors": 0, "text_style": "list", "text_errors": 0.0}
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     videos: int = 2000
-    text_ratio: float = 0.2
+    text_ratio: float | tuple[float, float, float] = 0.2  # one share for every split, or (train, dev, test)
     text_info: float = 0.5
+    text_distractors: int = 0
+    text_style: str = "list"
+    text_errors: float = 0.0
     vocab: int = 100
     ambiguous_pairs: int = 10
     language: str = "zh"
@@ -84,9 +118,17 @@ class SynthConfig:
             problems.append(f"frames must be two lengths, the shorter first, not {self.frames}")
         if self.videos < 1:
             problems.append(f"videos must be at least 1, not {self.videos}")
-        for name in ("text_ratio", "text_info"):
+        if isinstance(self.text_ratio, tuple | list) and len(self.text_ratio) != 3:
+            problems.append(f"text_ratio must be one share or three (train, dev, test), not {self.text_ratio}")
+        elif not all(0 <= r <= 1 for r in self.text_ratios):
+            problems.append(f"text_ratio must be in [0, 1], not {self.text_ratio}")
+        for name in ("text_info", "text_errors"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name} must be in [0, 1], not {getattr(self, name)}")
+        if self.text_distractors < 0:
+            problems.append(f"text_distractors must be at least 0, not {self.text_distractors}")
+        if self.text_style not in TEXT_STYLES:
+            problems.append(f"text_style must be one of {', '.join(TEXT_STYLES)}, not {self.text_style!r}")
         if self.language not in LANGUAGES:
             problems.append(f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
         elif not 2 <= self.vocab <= len(LANGUAGES[self.language]):
@@ -101,9 +143,17 @@ class SynthConfig:
             raise InputError("; ".join(problems))
 
     @property
+    def text_ratios(self) -> tuple[float, float, float]:
+        """The share of described videos in train, dev and test."""
+        ratio = self.text_ratio
+        return tuple(float(r) for r in ratio) if isinstance(ratio, tuple | list) else (float(ratio),) * 3
+
+    @property
     def fingerprint(self) -> str:
         """Names the generator and its settings: videos made by another configuration are not reused."""
-        settings = {k: v for k, v in asdict(self).items() if not (k == "frames" and v is None)}  # as before it was one
+        # the options added later are left out at their defaults: a store made before them keeps its fingerprint
+        unchanged = {**TEXT_DEFAULTS, "frames": None}
+        settings = {k: v for k, v in asdict(self).items() if k not in unchanged or unchanged[k] != v}
         text = json.dumps({"generator": GENERATOR_VERSION, **settings}, sort_keys=True)
         return "synth-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -139,24 +189,71 @@ def sentence(config: SynthConfig, video: int) -> np.ndarray:
     return rng.integers(config.vocab, size=int(rng.integers(2, 7)))
 
 
-def describe(config: SynthConfig, video: int, words: list[str]) -> str:
-    """A description naming each word with probability ``text_info``, after a sentence about the scene."""
-    scene, named = _description_parts(config, video, words)
-    if config.language == "zh":
-        return f"{scene}。" + (f"视频里打出的词有：{'、'.join(named)}。" if named else "")
-    return f"{scene}." + (f" The signs include: {', '.join(named)}." if named else "")
+@dataclass(frozen=True)
+class Description:
+    text: str
+    named: list[str]  # every word it names, in its order: signed ones, wrong pair words, distractors
 
 
-def named_words(config: SynthConfig, video: int, words: list[str]) -> list[str]:
-    """The words of the translation that the video's description names (its answer key)."""
-    return _description_parts(config, video, words)[1]
-
-
-def _description_parts(config: SynthConfig, video: int, words: list[str]) -> tuple[str, list[str]]:
+def describe(config: SynthConfig, video: int, words: list[str], vocab: Vocabulary) -> Description:
+    """The description of a video signing ``words``: each named with probability ``text_info``, in random order,
+    a named pair word swapped for its partner with probability ``text_errors``, and ``text_distractors`` words
+    whose sign the video does not show put among them; as a list after a sentence about the scene, or in
+    running text (``text_style``)."""
     rng = _rng(config, DESCRIPTION, video)
     scene = SCENES[config.language][int(rng.integers(len(SCENES[config.language])))]
     named = [w for w in words if rng.random() < config.text_info]
-    return scene, [named[i] for i in rng.permutation(len(named))]
+    named = [named[i] for i in rng.permutation(len(named))]
+    named = _with_distractors(config, video, words, _with_errors(config, video, named, vocab), vocab)
+    if config.text_style == "sentence":
+        return Description(_running_text(config, video, scene, named), named)
+    if config.language == "zh":
+        return Description(f"{scene}。" + (f"视频里打出的词有：{'、'.join(named)}。" if named else ""), named)
+    return Description(f"{scene}." + (f" The signs include: {', '.join(named)}." if named else ""), named)
+
+
+def _with_errors(config: SynthConfig, video: int, named: list[str], vocab: Vocabulary) -> list[str]:
+    """``named`` with each word of an ambiguous pair replaced by its partner with probability ``text_errors``."""
+    if not config.text_errors:
+        return named
+    rng, out = _rng(config, ERRORS, video), []
+    for word in named:
+        partner = vocab.ambiguous(vocab.words.index(word))
+        out.append(vocab.words[partner] if partner is not None and rng.random() < config.text_errors else word)
+    return out
+
+
+def _with_distractors(
+    config: SynthConfig, video: int, words: list[str], named: list[str], vocab: Vocabulary
+) -> list[str]:
+    """``named`` with ``text_distractors`` words (as many as there are) whose sign the video does not show, each
+    at a random place: a word of a pair only when neither of the pair is signed."""
+    if not config.text_distractors:
+        return named
+    rng = _rng(config, DISTRACTORS, video)
+    shown = {vocab.sign_of_word[vocab.words.index(w)] for w in words}
+    candidates = [w for i, w in enumerate(vocab.words) if vocab.sign_of_word[i] not in shown]
+    out = list(named)
+    for i in rng.choice(len(candidates), min(config.text_distractors, len(candidates)), replace=False):
+        out.insert(int(rng.integers(len(out) + 1)), candidates[i])
+    return out
+
+
+def _running_text(config: SynthConfig, video: int, scene: str, named: list[str]) -> str:
+    """The named words, in their order, in one or two sentences of ``TEMPLATES``, the scene before or after."""
+    rng, zh = _rng(config, STYLE, video), config.language == "zh"
+    end, comma, both = ("。", "、", "和") if zh else (".", ", ", " and ")
+    chunks = [named]
+    if len(named) > 1 and rng.random() < 0.5:
+        cut = int(rng.integers(1, len(named)))
+        chunks = [named[:cut], named[cut:]]
+    templates = rng.choice(len(TEMPLATES[config.language]), len(chunks), replace=False)
+    sentences = [
+        TEMPLATES[config.language][t].format(chunk[0] if len(chunk) == 1 else comma.join(chunk[:-1]) + both + chunk[-1])
+        for t, chunk in zip(templates, chunks, strict=True)
+    ] if named else []  # fmt: skip
+    sentences.insert(len(sentences) if rng.random() < 0.5 else 0, scene)
+    return ("" if zh else " ").join(s + end for s in sentences)
 
 
 def translate(config: SynthConfig, words: list[str]) -> str:
@@ -173,15 +270,16 @@ def plan(config: SynthConfig, vocab: Vocabulary | None = None) -> list[dict]:
         split[part] = name
     text_rng = _rng(config, TEXT)
     has_text = np.zeros(config.videos, dtype=bool)
-    for name in SPLIT_NAMES:
+    for name, ratio in zip(SPLIT_NAMES, config.text_ratios, strict=True):
         members = np.flatnonzero(split == name)
-        has_text[text_rng.choice(members, round(config.text_ratio * members.size), replace=False)] = True
+        has_text[text_rng.choice(members, round(ratio * members.size), replace=False)] = True
     rows = []
     for i in range(config.videos):
         words = [vocab.words[w] for w in sentence(config, i)]
         rows.append({
             "id": f"synth{i:06d}", "split": split[i], "translation": translate(config, words),
-            "gloss": " ".join(words), "signer": "synth", "description": describe(config, i, words) if has_text[i] else "",
+            "gloss": " ".join(words), "signer": "synth",
+            "description": describe(config, i, words, vocab).text if has_text[i] else "",
         })  # fmt: skip
     return rows
 
@@ -228,21 +326,27 @@ def make_video(config: SynthConfig, video: int, vocab: Vocabulary) -> VideoResul
 
 
 def answer_key(config: SynthConfig, vocab: Vocabulary, rows: list[dict]) -> dict:
-    """What the store records about its own answers (store.schema.json#/$defs/synth), ceilings per split."""
+    """What the store records about its own answers (store.schema.json#/$defs/synth): ceilings per split, and
+    the words each description names, signed or not."""
     pairs = [[vocab.words[w], vocab.words[vocab.ambiguous(w)]] for w in range(0, 2 * config.ambiguous_pairs, 2)]
     truth = SynthTruth(tuple(vocab.words), tuple(map(tuple, pairs)), config.language)
+    described = [i for i, row in enumerate(rows) if row["description"]]
+    sentences = {i: [vocab.words[w] for w in sentence(config, i)] for i in described}
+    named = {i: describe(config, i, sentences[i], vocab).named for i in described}
     ceilings = {}
     for name in SPLIT_NAMES:
-        videos = [i for i, row in enumerate(rows) if row["split"] == name and row["description"]]
-        sentences = [[vocab.words[w] for w in sentence(config, i)] for i in videos]
-        named = [named_words(config, i, words) for i, words in zip(videos, sentences, strict=True)]
-        ceilings[name] = {"n_with_text": len(videos), **truth.ceilings(sentences, named)}
+        videos = [i for i in described if rows[i]["split"] == name]
+        ceilings[name] = {
+            "n_with_text": len(videos),
+            **truth.ceilings([sentences[i] for i in videos], [named[i] for i in videos]),
+        }
     return {
         "generator": GENERATOR_VERSION,
         "config": asdict(config),
         "words": list(vocab.words),
         "ambiguous_pairs": pairs,
         "ceilings": ceilings,
+        "descriptions": {rows[i]["id"]: named[i] for i in described},
     }
 
 

@@ -13,7 +13,10 @@ model that reads the description does better. That makes two measures whose answ
   it is 100 only when no sentence needs such a guess;
 - the ambiguous-word accuracy of a model's translations: per video and pair, the occurrences of the pair's
   words that the hypothesis gets right, over the larger of the reference's and the hypothesis's count (naming
-  both words of a pair to hedge scores 0.5, like a guess).
+  both words of a pair to hedge scores 0.5, like a guess);
+- the hallucination rate: of the words a description names whose sign the video does not show, the share
+  that a translation writes (a word whose sign is not in the video should not be written, whatever the
+  description says).
 """
 
 from __future__ import annotations
@@ -57,6 +60,28 @@ class SynthTruth:
 
     def join(self, words: Sequence[str]) -> str:
         return ("" if self.language == "zh" else " ").join(words)
+
+    def sign(self, word: str) -> str:
+        """The sign of ``word``, named by a word: the first word of its pair for both words of a pair."""
+        return next((pair[0] for pair in self.pairs if word in pair), word)
+
+    def as_signs(self, text: str) -> str:
+        """``text``'s vocabulary words with each word of a pair written as its sign: what the poses can tell."""
+        return self.join(self.sign(w) for w in self.segment(text))
+
+    def hallucinations(
+        self, hypotheses: Sequence[str], references: Sequence[str], named: Sequence[Sequence[str]]
+    ) -> dict:
+        """``{"rate", "n"}``: of the words each description names (``named``, one list per video) whose sign its
+        video does not show (none of the reference's words has it), the share that the hypothesis writes; ``n``
+        counts them (each word once per video); rate is None when there are none."""
+        written = total = 0
+        for hypothesis, reference, words in zip(hypotheses, references, named, strict=True):
+            shown = {self.sign(w) for w in self.segment(reference)}
+            absent = {w for w in words if self.sign(w) not in shown}
+            total += len(absent)
+            written += len(absent & set(self.segment(hypothesis)))
+        return {"rate": written / total if total else None, "n": total}
 
     def ambiguous_accuracy(self, hypotheses: Sequence[str], references: Sequence[str]) -> dict:
         """``{"accuracy", "n"}``: the share of the references' ambiguous-word occurrences the hypotheses get right

@@ -83,3 +83,37 @@ def test_the_summary_pairs_the_model_with_the_pose_only_one_on_the_with_text_and
     columns = BENCH["figures"](results)
     assert columns["A_minus_pose_only"] == [26.0] and columns["all_A_minus_pose_only"] == [10.0]
     assert columns["kl_with_text"] == [None]  # a results.json from before the figure was recorded
+
+
+def test_scenario_c_and_the_hallucination_rates_are_summarised_and_compared():
+    with_c = [{**result(s, 70.0 + s, 45.0, 44.0, 0.8), "bleu4_with_text_C": 40.0 + s, "hallucination_rate_A": 0.01,
+               "hallucination_rate_C": 0.02 * s} for s in range(3)]  # fmt: skip
+    columns = BENCH["figures"](with_c)
+    assert columns["A_minus_C"] == [30.0, 30.0, 30.0] and columns["C_minus_B"] == [-5.0, -4.0, -3.0]
+    assert columns["hallucination_rate_C"] == [0.0, 0.02, 0.04]
+    assert BENCH["summarize"](with_c)["metrics"]["C_minus_B"]["mean"] == pytest.approx(-4.0)
+    # a benchmark made before scenario C existed: its figures are missing, not zero, and the rest still pairs
+    before = [result(s, 70.0, 45.0, 44.0, 0.8) for s in range(3)]
+    compared = BENCH["against"](with_c, before)
+    assert compared["metrics"]["A_minus_C"] == {"mean": None, "ci": None}
+    assert compared["per_seed"]["bleu4_with_text_A"] == [0.0, 1.0, 2.0]
+    # without the pose-only baseline (--skip-pose-only) its figures are missing too
+    alone = [{**r, "pose_only_bleu4": None, "pose_only_bleu4_all": None, "pose_only_ambiguous_accuracy": None}
+             for r in with_c]  # fmt: skip
+    assert BENCH["summarize"](alone)["metrics"]["B_minus_pose_only"] == {"mean": None, "ci": None}
+
+
+def test_stores_made_before_the_description_options_pair_with_their_defaults(tmp_path):
+    old = {name: 0 for name in BENCH["STORE_OPTIONS"] if name not in BENCH["STORE_DEFAULTS"]}
+    source = tmp_path / "baseline" / "seed-0"
+    source.mkdir(parents=True)
+    (source / "results.json").write_text(json.dumps({"store": old, "settings": [], "epochs": 100}))
+    now = {**old, **BENCH["STORE_DEFAULTS"]}
+    BENCH["link_baseline"](argparse.Namespace(baseline=tmp_path / "baseline", set=[], epochs=100, **now), tmp_path)
+    assert (tmp_path / "synth.zarr").is_symlink()
+    other = argparse.Namespace(baseline=tmp_path / "baseline", set=[], epochs=100, **{**now, "text_distractors": 2})
+    with pytest.raises(SystemExit, match="other store options"):
+        BENCH["link_baseline"](other, tmp_path / "x")
+    assert BENCH["text_ratio"]("0.2") == 0.2 and BENCH["text_ratio"]("0.03,0.2,.2") == "0.03,0.2,0.2"
+    with pytest.raises(argparse.ArgumentTypeError, match="three"):
+        BENCH["text_ratio"]("0.1,0.2")

@@ -59,7 +59,7 @@ def test_report_is_a_valid_page_whose_images_exist(trained_run, tmp_path, cli):
     before = parse(Path(cli("report", run).output.split()[1]))
     assert "No evaluation yet" in "".join(before.text) and "consistency.png" not in before.images
 
-    cli("eval", run, "--max-videos", "6", "-q")
+    cli("eval", run, "--max-videos", "7", "-q")  # the first 7 dev videos: 2 with a description, so C too
     cli("eval", run, "--mode", "ensemble", "--max-videos", "6", "-q")
     output = cli("report", run, "--out", tmp_path / "page").output
     page = tmp_path / "page" / "report.html"
@@ -80,6 +80,8 @@ def test_report_is_a_valid_page_whose_images_exist(trained_run, tmp_path, cli):
         assert width >= 800 and height >= 250
     # the examples are the with-text videos, each with its reference, A and B
     assert "synth" in text and "(with its description)" in text
+    # scenario C beside A and B, and what the synthetic store's answer key says of it
+    assert "Scenario C" in text and "C (another's)" in text and "hallucination rate" in text
 
 
 def test_report_names_a_broken_metrics_line(trained_run, tmp_path, cli):

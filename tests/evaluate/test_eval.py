@@ -317,3 +317,19 @@ def test_eval_on_another_store_writes_beside_the_runs_own_report(trained_run, sy
         "dev-missing-aware.predictions.jsonl"]  # fmt: skip
     card = (export_model(run, tmp_path / "model")[0] / "README.md").read_text()
     assert card.count("| dev | missing-aware | 1 |") == 2  # in its two tables: the evaluation on its own store only
+
+
+def test_eval_translates_every_with_text_video_with_a_strangers_description(evaluated):
+    report, videos = read(evaluated[0])
+    with_text = [v for v in videos if v["has_text"]]
+    assert all(v["hypothesis_stranger_text"] is None and v["stranger"] is None for v in videos if not v["has_text"])
+    assert sorted(v["stranger"] for v in with_text) == sorted(v["id"] for v in with_text)
+    assert all(v["stranger"] != v["id"] for v in with_text)
+    stranger = report["text_effect"]["stranger"]
+    references = [v["reference"] for v in with_text]
+    c = m.bleu([v["hypothesis_stranger_text"] for v in with_text], references)["4"]
+    assert stranger["bleu4"] == c and stranger["c_minus_b"] == c - report["text_effect"]["bleu4_without_text"]
+    assert stranger["n"] == len(with_text) and stranger["seed"] == 0
+    assert stranger["outputs_changed"] == sum(v["hypothesis_stranger_text"] != v["hypothesis"] for v in with_text)
+    assert report["text_effect"]["hallucination"]["C"]["n"] > 0  # the store's answer key lists what is named
+    assert "With another video's description (C) BLEU-4" in evaluated[1]

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import zarr
 
 import prep
 import prep.synth as synth
-from prep.errors import StoreError
+from prep.errors import InputError, StoreError
 from prep.store import validate
-from prep.synth import SynthConfig, make_video, plan, sentence, video_pose, vocabulary, write_synth
+from prep.synth import (
+    SynthConfig,
+    answer_key,
+    describe,
+    make_video,
+    plan,
+    sentence,
+    video_pose,
+    vocabulary,
+    write_synth,
+)
+from prep.synth.truth import SynthTruth
+from prep.synth.words import LANGUAGES
 
 
 def arrays(url: str) -> dict[str, np.ndarray]:
@@ -141,3 +155,83 @@ def test_frames_draws_each_length_from_the_range_and_leaves_the_default_store_as
     assert SynthConfig().fingerprint == "synth-ff25a2fb02e66c04"
     assert "not two frame counts" in cli("synth", tmp_path / "x.zarr", "--frames", "100", expect=2).output
     assert "the shorter first" in cli("synth", tmp_path / "y.zarr", "--frames", "300,100", expect=1).output
+
+
+def _signs(vocab, words) -> set[int]:
+    return {int(vocab.sign_of_word[vocab.words.index(w)]) for w in words}
+
+
+def test_distractors_name_words_whose_sign_the_video_does_not_show():
+    config = SynthConfig(videos=80, vocab=12, ambiguous_pairs=4, text_ratio=1.0, text_info=1.0, text_distractors=2)
+    vocab = vocabulary(config)
+    extra, first = 0, 0
+    for i in range(config.videos):
+        words = [vocab.words[w] for w in sentence(config, i)]
+        named = describe(config, i, words, vocab).named
+        unsigned = [w for w in named if int(vocab.sign_of_word[vocab.words.index(w)]) not in _signs(vocab, words)]
+        assert sorted(w for w in named if w not in unsigned) == sorted(words)  # text_info 1: every word, once
+        available = sum(int(vocab.sign_of_word[v]) not in _signs(vocab, words) for v in range(config.vocab))
+        assert len(unsigned) == min(2, available) == len(set(unsigned))
+        extra += len(unsigned)
+        first += bool(unsigned) and named[0] in unsigned
+    assert extra > config.videos and 0 < first < config.videos  # a distractor's place in the list varies
+
+
+def test_running_text_names_exactly_the_answer_keys_words_in_varied_sentences():
+    for language in ("zh", "en"):
+        config = SynthConfig(videos=60, text_ratio=1.0, text_info=0.7, text_distractors=1, text_style="sentence",
+                             language=language)  # fmt: skip
+        truth = SynthTruth(LANGUAGES[language], (), language)  # every word of the language, not only the vocabulary
+        vocab, starts = vocabulary(config), set()
+        for i in range(config.videos):
+            description = describe(config, i, [vocab.words[w] for w in sentence(config, i)], vocab)
+            text = description.text
+            for scene in synth.SCENES[language]:  # the scene sentence comes from before: it may hold a word ("一")
+                text = text.replace(scene, "")
+            found = truth.segment(text if language == "zh" else re.sub(r"[.,:]", " ", text))
+            assert found == description.named, (description.text, description.named)
+            starts.add(text.split()[0] if language == "en" else text[:4])
+        assert len(starts) >= 4, "several templates"
+
+
+def test_errors_name_the_pair_partner_and_lower_the_with_text_ceiling():
+    settings = {"videos": 40, "vocab": 10, "ambiguous_pairs": 3, "text_ratio": 1.0, "text_info": 1.0}
+    right, wrong = SynthConfig(**settings), SynthConfig(**settings, text_errors=1.0)
+    vocab = vocabulary(right)
+    pair_words = set(vocab.words[: 2 * right.ambiguous_pairs])
+    for i in range(30):
+        words = [vocab.words[w] for w in sentence(right, i)]
+        named = describe(wrong, i, words, vocab).named
+        expected = [vocab.words[vocab.ambiguous(vocab.words.index(w))] if w in pair_words else w
+                    for w in describe(right, i, words, vocab).named]  # fmt: skip
+        assert named == expected
+    ceilings = [answer_key(c, vocab, plan(c, vocab))["ceilings"]["train"] for c in (right, wrong)]
+    assert ceilings[1]["pose_only_bleu4"] == ceilings[0]["pose_only_bleu4"]
+    assert ceilings[1]["with_text_bleu4"] < ceilings[1]["pose_only_bleu4"] < ceilings[0]["with_text_bleu4"]
+
+
+def test_the_new_options_at_their_defaults_leave_a_store_as_it_was():
+    config = SynthConfig(videos=300, text_ratio=0.5, text_info=0.7, vocab=12, ambiguous_pairs=4)
+    assert config.fingerprint == "synth-e9a9dd2d5bfa0178"  # the fingerprint of this store before the options
+    assert SynthConfig(videos=300, text_ratio=0.5, text_info=0.7, vocab=12, ambiguous_pairs=4,
+                       text_distractors=1).fingerprint != config.fingerprint  # fmt: skip
+    row = next(r for r in plan(config) if r["description"])
+    assert "视频里打出的词有：" in row["description"]
+
+
+def test_text_ratio_per_split(tmp_path, cli):
+    url = tmp_path / "s.zarr"
+    cli("synth", url, "--videos", 100, "--text-ratio", "0.05,0.5,1", "--splits", "0.6,0.2,0.2")
+    store = prep.open_store(str(url))
+    described = store.column("description") != ""
+    counts = {name: int((described & (store.column("split") == name)).sum()) for name in ("train", "dev", "test")}
+    assert counts == {"train": 3, "dev": 10, "test": 20}
+    assert store.synth["ceilings"]["test"]["n_with_text"] == 20
+    output = cli("synth", tmp_path / "x.zarr", "--text-ratio", "0.1,0.2", expect=2).output
+    assert "is not three numbers" in output
+    assert (
+        "text_ratio must be in [0, 1]"
+        in cli("synth", tmp_path / "y.zarr", "--text-ratio", "0.1,2,0.1", expect=1).output
+    )
+    with pytest.raises(InputError, match="text_style must be one of list, sentence"):
+        SynthConfig(text_style="prose")

@@ -6,7 +6,7 @@ import pytest
 
 import prep
 from prep.store import validate
-from prep.synth import SynthConfig, named_words, plan, sentence, vocabulary, write_synth
+from prep.synth import SynthConfig, describe, plan, sentence, vocabulary, write_synth
 from prep.synth.truth import SynthTruth
 
 ZH = SynthTruth(("我", "我们", "他", "家", "学校"), (("我", "他"),), "zh")
@@ -68,7 +68,23 @@ def test_the_store_records_its_answer_key_and_it_matches_the_generator(store_url
         assert ceiling["n_with_text"] == len(videos) > 0
         # text_info 1: every word named; only the order of both words of a pair in one sentence is unknown
         assert ceiling["pose_only_bleu4"] < ceiling["with_text_bleu4"] <= 100.0
-    # named_words is the description's answer key: each named word appears in it
+    # the answer key lists what each description names, and each named word appears in it
     i = next(i for i, r in enumerate(rows) if r["description"])
     words = [vocab.words[w] for w in sentence(config, i)]
-    assert all(w in rows[i]["description"] for w in named_words(config, i, words))
+    assert key["descriptions"][rows[i]["id"]] == describe(config, i, words, vocab).named
+    assert all(w in rows[i]["description"] for w in key["descriptions"][rows[i]["id"]])
+
+
+def test_hallucinations_count_named_words_whose_sign_the_video_does_not_show():
+    assert ZH.sign("他") == ZH.sign("我") == "我" and ZH.sign("家") == "家"
+    assert ZH.as_signs("他去学校，我们") == "我学校我们"  # the two words of a pair are one sign; 去, ， skipped
+    references = ["我家", "学校家", "他学校"]
+    named = [
+        ["家", "学校", "他"],
+        ["学校", "我们", "我"],
+        ["我们"],
+    ]  # not signed: 学校; 我们, 我; 我们 (他 is: 我's sign)
+    outputs = ["我家学校", "学校家我们我", "他学校"]
+    assert ZH.hallucinations(outputs, references, named) == {"rate": 3 / 4, "n": 4}
+    assert ZH.hallucinations(references, references, named) == {"rate": 0.0, "n": 4}
+    assert ZH.hallucinations(references, references, [[], ["家"], ["学校"]]) == {"rate": None, "n": 0}

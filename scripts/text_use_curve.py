@@ -1,0 +1,114 @@
+"""How many descriptions does a model need? Text use against the number of described training videos.
+
+    python scripts/text_use_curve.py bench-out/d64 bench-out/d128 bench-out/d449 --out curve.png
+
+Each DIR is a `scripts/bench_missing_text.py` benchmark (one or more seeds, DIR/seed-S/results.json) on stores
+that differ only in how many training videos are described (`--text-ratio TRAIN,DEV,TEST`). Per DIR: the number
+of described training videos (from its stores' answer key), and over its seeds the mean and 95 % t-interval of
+the ambiguous-word accuracy with the description (A) and with another video's (C), A over its ceiling, A - B
+and C - B (BLEU-4 on the with-text test videos). Prints a Markdown table and writes the plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+import prep
+from prep.analysis import intervals
+
+PANELS = (  # (figure, title, y label)
+    ("pairs", "ambiguous words right", "accuracy (0.5 = chance)"),
+    ("A_over_ceiling", "with its description: A / ceiling", "share of the with-text ceiling"),
+    ("A_minus_B", "A - B: what the description adds", "BLEU-4"),
+    ("C_minus_B", "C - B: another video's description", "BLEU-4"),
+)
+
+
+def point(directory: Path) -> dict:
+    """One DIR: described training videos, and per figure the values over its seeds."""
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("seed-*/results.json"))]
+    if not results:
+        raise SystemExit(f"{directory} holds no seed-*/results.json")
+    described = {prep.open_store(str(p.parent / "synth.zarr")).synth["ceilings"]["train"]["n_with_text"]
+                 for p in directory.glob("seed-*/results.json")}  # fmt: skip
+    if len(described) != 1:
+        raise SystemExit(f"{directory}: its seeds' stores describe {sorted(described)} training videos")
+    values = {
+        "pairs": [r["ambiguous_accuracy_A"] for r in results],
+        "pairs_C": [r["ambiguous_accuracy_C"] for r in results],
+        "A_over_ceiling": [r["bleu4_with_text_A"] / r["with_text_ceiling"] for r in results],
+        "A_minus_B": [r["bleu4_with_text_A"] - r["bleu4_with_text_B"] for r in results],
+        "C_minus_B": [r["bleu4_with_text_C"] - r["bleu4_with_text_B"] for r in results],
+        "A": [r["bleu4_with_text_A"] for r in results],
+        "C": [r["bleu4_with_text_C"] for r in results],
+    }
+    return {"described": described.pop(), "seeds": [r["store"]["seed"] for r in results], "values": values}
+
+
+def cell(values: list[float], digits: int) -> str:
+    mean, low, high = intervals.mean_ci(values)
+    text = f"{mean:.{digits}f}"
+    if len(values) > 1:
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+def table(points: list[dict]) -> str:
+    lines = [
+        "| described training videos | seeds | pairs A | pairs C | A / ceiling | A − B | C − B | A | C |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        v = p["values"]
+        lines.append(
+            f"| {p['described']} | {len(p['seeds'])} | {cell(v['pairs'], 2)} | {cell(v['pairs_C'], 2)} | "
+            f"{cell(v['A_over_ceiling'], 2)} | {cell(v['A_minus_B'], 1)} | {cell(v['C_minus_B'], 1)} | "
+            f"{cell(v['A'], 1)} | {cell(v['C'], 1)} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(points: list[dict], out: Path) -> None:
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(14, 3.6))
+    x = [p["described"] for p in points]
+    for axis, (key, title, ylabel) in zip(axes, PANELS, strict=True):
+        means, lows, highs = zip(*(intervals.mean_ci(p["values"][key]) for p in points), strict=True)
+        axis.errorbar(x, means, yerr=[[m - lo for m, lo in zip(means, lows, strict=True)],
+                                      [hi - m for m, hi in zip(means, highs, strict=True)]],
+                      marker="o", capsize=3, color="#1f77b4")  # fmt: skip
+        for p in points:  # every seed
+            axis.scatter([p["described"]] * len(p["values"][key]), p["values"][key], s=8, color="#7f7f7f", zorder=3)
+        if key == "pairs":
+            axis.axhline(0.5, color="#7f7f7f", linestyle=":", linewidth=1)
+        if key in ("A_minus_B", "C_minus_B"):
+            axis.axhline(0.0, color="#7f7f7f", linestyle=":", linewidth=1)
+        axis.set_xscale("log")
+        axis.set_xticks(x, [str(v) for v in x], fontsize=8)
+        axis.minorticks_off()
+        axis.set(title=title, xlabel="described training videos", ylabel=ylabel)
+        axis.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="+", type=Path, help="benchmarks, one per number of described videos")
+    parser.add_argument("--out", type=Path, required=True, help="the plot (PNG)")
+    args = parser.parse_args()
+    points = sorted((point(d) for d in args.dirs), key=lambda p: p["described"])
+    print(table(points))
+    plot(points, args.out)
+    print(f"plot: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
