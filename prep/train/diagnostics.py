@@ -1,4 +1,4 @@
-"""What a run shows about its missing-modality machinery (spec section 6): the first-batch check, gradient
+"""What a run shows about its missing-modality machinery (docs/missing-modality.md §6): the first-batch check, gradient
 norms per part, gate statistics with and without text, and where the mask embedding sits."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ PARTS = {
     "embeddings_and_head": ("backbone.shared.", "backbone.lm_head."),
 }
 
-COSINE_WARNING = 0.7  # spec 6: the mask embedding should stay close to the mean text feature
+COSINE_WARNING = 0.7  # docs/missing-modality.md §6: the mask embedding should stay close to the mean text feature
 
 
 def grad_norms(model: SignTranslationModel) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""`mmprep train`: the training loop with the spec's missing-text strategies.
+"""`mmprep train`: the training loop with the missing-text strategies of docs/missing-modality.md.
 
 One process, or one per device under ``torchrun`` (DDP; the sampler gives each rank its own share of every
 epoch and rank 0 writes). What the run directory holds is in ``prep/train/run_dir.py``; how the data, model
@@ -333,7 +333,7 @@ class Trainer:
             if record["mask_cos_text_mean"] is not None and record["mask_cos_text_mean"] < COSINE_WARNING:
                 self._say(
                     f"warning: step {self.step}: the mask embedding's cosine to the mean text feature is "
-                    f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}, spec 6)"
+                    f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}; docs/missing-modality.md#6-diagnostics)"
                 )
         return record
 
