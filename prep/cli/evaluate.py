@@ -33,7 +33,8 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json]; predictions go beside it (.predictions.jsonl).",
+    help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json, SPLIT-MODE-beamN.json with --beam N above 1]; "
+    "predictions go beside it (.predictions.jsonl).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor, beams, checkpoint, batch_size,
@@ -42,9 +43,9 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
 
     Every video is translated in scenario A (its real description where it has one) and scenario B (the
     placeholder for every video), and scored under teacher forcing on its reference. The consistency metrics
-    (spec 5: delta BLEU, KL, confidence std, Spearman) are judged against their targets, over all videos and
-    over the videos that have text. Without --store, the store the run was trained on. Deterministic: the
-    same run and options give the same report.
+    (delta BLEU, KL, confidence std, Spearman: docs/missing-modality.md#5-consistency-verification) are judged
+    against their targets, over all videos and over the videos that have text. Without --store, the store the
+    run was trained on. Deterministic: the same run and options give the same report.
 
     \b
     Examples:
