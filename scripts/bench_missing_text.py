@@ -52,10 +52,10 @@ from pathlib import Path
 import prep
 from prep.analysis import intervals
 from prep.text.tiny_mt5 import build_tiny_mt5
-from prep.train.config import parse_value
+from prep.train.config import defaults, parse_value
 
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
-EPOCHS = 100
+EPOCHS = defaults()["epochs"]  # the schema's: the benchmark is `mmprep train`'s defaults
 STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed")
 
 
