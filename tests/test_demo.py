@@ -1,0 +1,34 @@
+"""scripts/demo.py (`make demo`): its last screen says what the run showed, from the evaluation's figures, and
+asks only for options that exist. (The demo itself takes minutes: README.md gives its measured figures.)"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from prep.cli import main
+from prep.train.config import options
+
+DEMO = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "demo.py"))
+
+
+def evaluation(with_text: float, without_text: float) -> dict:
+    return {"text_effect": {"n": 70, "ambiguous_accuracy": {"with_text": with_text, "without_text": without_text}}}
+
+
+def test_the_last_screen_says_what_the_run_showed():
+    run = DEMO["ROOT"] / "demo" / "run"
+    screen = DEMO["last_screen"](run, evaluation(0.86, 0.53), 65.7)
+    assert "best dev BLEU-4 66 out of 100" in screen and "on the 70 test videos that have a description" in screen
+    assert "86% of the time with it and 53% without it" in screen and "so it reads the description" in screen
+    assert "demo/run/report/report.html" in screen
+    unread = DEMO["last_screen"](run, evaluation(0.56, 0.50), 20.0)
+    assert "did not learn to read the description" in unread and "so it reads" not in unread
+
+
+def test_the_demo_asks_for_options_that_exist():
+    synth_help = CliRunner().invoke(main, ["synth", "--help"]).output
+    assert all(f"--{key} " in synth_help for key in DEMO["SYNTH"])
+    assert all(key.replace("-", "_") in options() for key in DEMO["TRAIN"])
