@@ -30,6 +30,7 @@ class Answer:
     verdict: str  # "yes", "no", or why there is no answer ("cannot tell", "not measured")
     text: str  # the figures behind it, in a sentence
     tone: str = "open"  # "good" (what the design wants), "bad", or "open" (no answer yet)
+    figures: dict | None = None  # the numbers behind the verdict, where there are some
 
     def line(self) -> str:
         return f"{self.question} {self.verdict.capitalize()}: {self.text}"
@@ -112,11 +113,12 @@ def _compare(report: dict, ours: list[dict], pose_only_hypotheses: list[str], po
         f"pose-only model ({pose_only}) {bleu_p:.2f} (difference {bleu_b - bleu_p:+.2f}, 95% CI [{low:.2f}, "
         f"{high:.2f}])"
     )
+    figures = {"without_text": bleu_b, "pose_only": bleu_p, "ci": [low, high]}
     if high < 0:
-        return Answer(POSE_ONLY, "yes", text + ": it leans on the description and loses without it", "bad")
+        return Answer(POSE_ONLY, "yes", text + ": it leans on the description and loses without it", "bad", figures)
     if low > 0:
-        return Answer(POSE_ONLY, "no", text + ": it is better even without the description", "good")
-    return Answer(POSE_ONLY, "no", text + ": the interval includes 0, no measurable difference", "good")
+        return Answer(POSE_ONLY, "no", text + ": it is better even without the description", "good", figures)
+    return Answer(POSE_ONLY, "no", text + ": the interval includes 0, no measurable difference", "good", figures)
 
 
 def how_to_measure(run_dir: Path, split: str) -> str:

@@ -37,6 +37,11 @@ class TextDropout:
         if self.unit not in ("sample", "batch"):
             raise ValueError(f"text dropout unit must be 'sample' or 'batch', not {self.unit!r}")
 
+    @property
+    def drops_all(self) -> bool:
+        """Every description is dropped (``--text-dropout 1.0``): a pose-only model, which never sees text."""
+        return self.mode == "fixed" and self.rate >= 1.0
+
     def probability(self, has_text: torch.Tensor) -> float:
         if self.mode == "none":
             return 0.0

@@ -350,9 +350,15 @@ class Trainer:
         tokenises it for the store's language."""
         bleu = None
         if self.dist.is_main:
+            # A run that drops every description (a pose-only model) is judged as it is used: without text. Given
+            # the descriptions it never saw, its best checkpoint would be chosen on noise.
+            def without_text(batch: dict) -> list[dict]:
+                return [{"present": torch.zeros_like(batch["has_text"])}]
+
             _, hypotheses, references = translate(
-                self.module, self.dev_loader, self.tokenizer, self.device, self.config["max_target_length"]
-            )
+                self.module, self.dev_loader, self.tokenizer, self.device, self.config["max_target_length"],
+                members=without_text if self.text_dropout.drops_all else None,
+            )  # fmt: skip
             tokenize, _ = choose_tokenizer(self.dev_set.store.language, references)
             bleu = corpus_bleu(hypotheses, references, tokenize=tokenize)
             self._log({"step": self.step, "epoch": self.epoch, "dev_bleu": bleu, "dev_videos": len(references)})
