@@ -65,11 +65,11 @@ import prep
 from prep.analysis import intervals
 from prep.evaluate import InferenceMode, default_output
 from prep.text.tiny_mt5 import build_tiny_mt5
-from prep.train.config import parse_value
+from prep.train.config import defaults, parse_value
 from prep.train.run_dir import checkpoint_path, read_metrics
 
 MMPREP = str(Path(sys.executable).with_name("mmprep"))
-EPOCHS = 100
+EPOCHS = defaults()["epochs"]  # the schema's: the benchmark is `mmprep train`'s defaults
 TRAINED = "trained.done"  # in a run directory: its training ended (a best checkpoint alone may be an interrupted one)
 STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed",
                  "text_distractors", "text_style", "text_errors")  # fmt: skip

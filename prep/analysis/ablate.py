@@ -1,5 +1,5 @@
 """`mmprep ablate`: train and evaluate every combination of a grid of training options, with several seeds, and
-compare them (spec section 7: the claims a user should be able to confirm or refute on their own data).
+compare them (docs/missing-modality.md §7: the claims a user should be able to confirm or refute on their own data).
 
 An ablation folder holds ``ablation.json`` (what was asked), one folder per cell under ``cells/`` (the run
 directory of `mmprep train`, evaluated into ``run/eval/``), and the comparison: ``results.csv`` (one row per

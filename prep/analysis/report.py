@@ -8,6 +8,7 @@ self-contained (no script, font or stylesheet from elsewhere), so it can be move
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +24,7 @@ from ..evaluate.summary import METRIC_NAMES
 from ..evaluate.text_effect import VERDICTS
 from ..train.diagnostics import COSINE_WARNING
 from ..train.run_dir import EVAL, read_config, read_metrics
+from .answers import Answer, answer, main_evaluation
 
 REPORT_DIR = "report"
 EXAMPLES = 8
@@ -113,7 +115,11 @@ def plot_mask(steps: list[dict], out: Path) -> str | None:
     last = next(r for r in reversed(steps) if r.get("mask_cos_init") is not None)
     cosines = f"cosine to its start {last['mask_cos_init']:.5f}"
     if last.get("mask_cos_text_mean") is not None:
-        warning = " (< 0.7: spec 6 warning)" if last["mask_cos_text_mean"] < COSINE_WARNING else ""
+        warning = (
+            " (< 0.7: a warning, docs/missing-modality.md#6-diagnostics)"
+            if last["mask_cos_text_mean"] < COSINE_WARNING
+            else ""
+        )
         cosines += f", to the mean {last['mask_cos_text_mean']:.5f}{warning}"
     axis.set(
         title=f"where the mask embedding is; at the end {cosines}",
@@ -131,7 +137,7 @@ def _plot_mask_cosines(steps: list[dict], out: Path) -> str:
     axis.plot(*_series(steps, "mask_cos_init"), color="#9467bd", label="to its initial value (mask_init)")
     axis.plot(*_series(steps, "mask_cos_text_mean"), color="#17becf", label="to the mean train text feature")
     axis.axhline(
-        COSINE_WARNING, color=FAIL_COLOUR, linestyle="--", linewidth=1, label=f"spec 6 warning below {COSINE_WARNING}"
+        COSINE_WARNING, color=FAIL_COLOUR, linestyle="--", linewidth=1, label=f"warning below {COSINE_WARNING}"
     )
     axis.set(title="cosine similarity of the mask embedding", xlabel="step", ylabel="cosine", ylim=(-0.05, 1.05))
     axis.legend(fontsize=8, loc="lower left")
@@ -181,6 +187,8 @@ th, td { border: 1px solid #ddd; padding: 4px 9px; text-align: right; vertical-a
 th { background: #f4f4f4; } td.text { text-align: left; max-width: 22em; }
 .pass { color: #1a7f1a; font-weight: 600; } .fail { color: #c0392b; font-weight: 600; }
 .a { color: #1f77b4; } .b { color: #d46a00; } .note { background: #fff8e1; padding: 8px 12px; }
+.answers h2 { font-size: 1.15em; border: none; margin: 0.9em 0 0.2em; } .good { color: #1a7f1a; }
+.bad { color: #c0392b; } .open { color: #8a6d00; }
 """
 
 
@@ -215,7 +223,7 @@ def _evaluation_table(report: dict) -> str:
                 cells.append(_number(value if order is None or value is None else value[order]))
         rows.append(f"<tr><th>{name}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     quality = "<table>" + "".join(rows) + "</table>"
-    rows = ["<tr><th>consistency (spec 5)</th><th>target</th><th>all videos</th><th>with-text videos</th></tr>"]
+    rows = ["<tr><th>consistency</th><th>target</th><th>all videos</th><th>with-text videos</th></tr>"]
     for name, title in METRIC_NAMES.items():
         cells = []
         for part in (report, subset):
@@ -317,11 +325,32 @@ def _examples(videos: list[dict]) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _code(text: str) -> str:
+    """`commands` in an answer's text as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def _answers(answers: list[Answer], run_dir: Path, main_eval) -> str:
+    """The page's first screen: the two questions and their answers, with the evaluation they come from."""
+    if not answers:
+        return (
+            f'<p class="note">Does this model use the description, and is it worse without it than a model that '
+            f"never saw text? Evaluate it first: <code>mmprep eval {_e(run_dir)} --split test</code>, then "
+            f"<code>mmprep report {_e(run_dir)}</code> again.</p>"
+        )
+    parts = [f"<h2>{_e(a.question)}</h2><p><strong class='{a.tone}'>"
+             f"{_e(a.verdict.capitalize())}:</strong> {_code(_e(a.text))}.</p>" for a in answers]  # fmt: skip
+    parts.append(f'<p class="meta">From {_e(main_eval[0].name)} ({_e(label(main_eval[1]))}); A is with the '
+                 "description, B with the placeholder.</p>")  # fmt: skip
+    return '<div class="answers">' + "".join(parts) + "</div>"
+
+
 def _run_summary(config: dict, steps: list[dict], dev: list[dict]) -> str:
     best = max(dev, key=lambda r: r["dev_bleu"], default=None)
     items = [
         ("placeholder", config["placeholder"] + (f" (schedule {config['placeholder_schedule']})"
                                                  if config["placeholder_schedule"] else "")),
+        ("fusion", config["fusion"]),
         ("text dropout", config["text_dropout"]),
         ("backbone", config["backbone"]),
         ("steps logged", steps[-1]["step"] if steps else 0),
@@ -336,19 +365,21 @@ def _run_summary(config: dict, steps: list[dict], dev: list[dict]) -> str:
 CAPTIONS = {
     "training": "Training loss per logged step (left) and dev BLEU-4 after each epoch (right); the best checkpoint "
     "is the one with the highest dev BLEU.",
-    "dropout": "Effective text dropout rate p per step (spec 2-3): the share of with-text samples treated as "
+    "dropout": "Effective text dropout rate p per step (docs/missing-modality.md#2-training-strategies): the share "
+    "of with-text samples treated as "
     "missing. Adaptive dropout is nearly constant when every batch has the same with-text share.",
-    "gates": "The fusion gate (spec 3, 6). Left: mean gate in training for samples with text and without. Right: "
+    "gates": "The fusion gate (docs/missing-modality.md#6-diagnostics). Left: mean gate in training for samples with text and without. Right: "
     "each evaluated video's mean gate: with-text videos given their description (A) and the placeholder (B), and "
     "videos without text. A missing-aware gate should open less without text.",
-    "mask": "Where the mask embedding is (spec 6): how far it moved from its start and how far it lies from the "
+    "mask": "Where the mask embedding is (docs/missing-modality.md#6-diagnostics): how far it moved from its start and how far it lies from the "
     "mean training description, in units of a typical description's distance from that mean (1: as far as a "
     "typical description). The title gives its cosines at the end; pooled features are all close to their mean "
-    "in angle, so a cosine stays near 1 while the mask moves (spec 6 warns below 0.7 to the mean).",
+    "in angle, so a cosine stays near 1 while the mask moves (a cosine below 0.7 to the mean is a warning).",
     "no_mask": "This run has no mask embedding (its placeholder is not a mask), so there is no mask plot.",
     "consistency": "Consistency metrics of every evaluation, over all videos and over the with-text videos; green "
     "passes, red fails; dashed: the source's target; delta BLEU with its 95 % paired-bootstrap interval. A model "
-    "whose outputs the description never changes meets every target trivially: its verdict is 'not applicable'.",
+    "whose outputs the description never changes meets every target trivially: its verdict is 'not applicable'. "
+    "What each metric measures: docs/missing-modality.md#5-consistency-verification.",
     "scenario_c": "The content is used when A beats C, the model is misled when C falls below B (intervals clear of "
     "0). Hallucination rate: of the words the description names whose sign the video does not show, the share the "
     "output writes (under B: the share written without a description, from the poses alone).",
@@ -359,20 +390,25 @@ CAPTIONS = {
 }
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write ``report.html`` and its PNGs into ``out`` (default ``RUN_DIR/report``); returns the page's path."""
+def write_report(run_dir: str | Path, out: str | Path | None = None, pose_only: str | Path | None = None) -> Path:
+    """Write ``report.html`` and its PNGs into ``out`` (default ``RUN_DIR/report``); returns the page's path.
+    ``pose_only``: the run of the same configuration trained without text (``--text-dropout 1.0``), evaluated on
+    the same split, for the page's second question (``answers.against_pose_only``)."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / REPORT_DIR
     config = read_config(run_dir)
     steps, dev = read_metrics(run_dir)
     evaluations = read_evaluations(run_dir)
-    # The gate histogram and the examples come from the missing-aware evaluation when there is one.
-    main_eval = next((e for e in evaluations if e[1]["mode"] == "missing-aware"), next(iter(evaluations), None))
+    # The answers, the gate histogram and the examples come from one evaluation (missing-aware, test if any).
+    main_eval = main_evaluation(evaluations)
+    answers = answer(run_dir, evaluations, Path(pose_only) if pose_only else None)
     out.mkdir(parents=True, exist_ok=True)
     mask_plot = plot_mask(steps, out)
     parts = [
         f"<h1>mmprep run report: {_e(run_dir.name)}</h1>",
         f'<p class="meta">{_e(run_dir.resolve())} &middot; mmprep {_e(__version__)}</p>',
+        _answers(answers, run_dir, main_eval),
+        "<h2>The run</h2>",
         _run_summary(config, steps, dev),
         "<h2>Training</h2>",
         _figure(plot_training(steps, dev, out), CAPTIONS["training"]),
@@ -380,7 +416,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         "<h2>Missing-text machinery</h2>",
         _figure(plot_gates(steps, main_eval[2] if main_eval else None, out), CAPTIONS["gates"]),
         _figure(mask_plot, CAPTIONS["mask" if mask_plot else "no_mask"]),
-        "<h2>Evaluation and consistency (spec 5)</h2>",
+        "<h2>Evaluation and consistency</h2>",
     ]
     if not evaluations:
         parts.append(

@@ -34,8 +34,9 @@ from .base import main
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def ablate(store_url, grid, settings, config_file, steps, seeds, split, mode, alpha, factor, workers, scheduler, out,
            quiet):  # fmt: skip
-    """Train and evaluate every combination of training options, and compare them (spec 7).
+    """Train and evaluate every combination of training options, and compare them.
 
+    The design's claims to test this way: docs/missing-modality.md#7-the-designs-claims-to-be-tested.
     Each cell is a run of `mmprep train` with the grid's values, evaluated with `mmprep eval`. Cells run one
     after another, or in parallel on a dask cluster (--workers, --scheduler). Finished cells are never rerun
     and an interrupted one resumes: rerun the same command. Writes results.csv (every cell and seed),

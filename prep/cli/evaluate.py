@@ -33,8 +33,9 @@ RUN_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json; with --store of another store, "
-    "SPLIT-MODE.on-STORE.json, beside the run's own]; predictions go beside it (.predictions.jsonl).",
+    help="The report's path [default: RUN_DIR/eval/SPLIT-MODE.json, SPLIT-MODE-beamN.json with --beam N above 1; "
+    "with --store of another store, SPLIT-MODE.on-STORE.json, beside the run's own]; predictions go beside it "
+    "(.predictions.jsonl).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor, beams, checkpoint, batch_size,
@@ -43,9 +44,9 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
 
     Every video is translated in scenario A (its real description where it has one) and scenario B (the
     placeholder for every video), and scored under teacher forcing on its reference. The consistency metrics
-    (spec 5: delta BLEU, KL, confidence std, Spearman) are judged against their targets, over all videos and
-    over the videos that have text. Without --store, the store the run was trained on. Deterministic: the
-    same run and options give the same report.
+    (delta BLEU, KL, confidence std, Spearman: docs/missing-modality.md#5-consistency-verification) are judged
+    against their targets, over all videos and over the videos that have text. Without --store, the store the
+    run was trained on. Deterministic: the same run and options give the same report.
 
     \b
     Examples:
@@ -80,17 +81,34 @@ def eval_command(run_dir, store_url, storage_options, split, mode, alpha, factor
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for report.html and its PNGs [default: RUN_DIR/report].",
 )
-def report(run_dir, out):
-    """Write an HTML report of a run: training curves, the missing-text machinery, consistency, examples.
+@click.option(
+    "--pose-only",
+    type=RUN_DIR,
+    help="The same configuration trained without text (--text-dropout 1.0) and evaluated on the same split: "
+    "the page then says whether this model, without the description, is worse than it.",
+)
+def report(run_dir, out, pose_only):
+    """Write an HTML report of a run: does it use the description, then its training, gates and evaluations.
 
-    Reads RUN_DIR/metrics.jsonl and every evaluation in RUN_DIR/eval/ (run `mmprep eval` first for the
-    consistency section). The page and its PNGs go into one folder that can be moved or shared as it is.
+    The page opens with two answers, from the run's evaluation (missing-aware; the test split if evaluated,
+    else dev): does the model use the description (BLEU-4 with it and without it on the videos that have
+    one), and is it worse without it than a model that never saw text (with --pose-only; without, the page
+    says what to run). Then the training curves, the missing-text machinery, every evaluation in
+    RUN_DIR/eval/ with its consistency check, and example translations. Reads RUN_DIR/metrics.jsonl and the
+    evaluations (run `mmprep eval` first). The page and its PNGs go into one folder that can be moved or
+    shared as it is. The two answers are printed too.
 
     \b
-    Example:
-      mmprep eval runs/stage2 && mmprep eval runs/stage2 --mode ensemble && mmprep report runs/stage2
+    Examples:
+      mmprep eval runs/stage2 --split test && mmprep report runs/stage2
+      mmprep train --config runs/stage2/config.toml --out runs/stage2-pose-only --text-dropout 1.0
+      mmprep eval runs/stage2-pose-only --split test
+      mmprep report runs/stage2 --pose-only runs/stage2-pose-only
     """
-    from ..analysis.report import write_report
+    from ..analysis.answers import answer
+    from ..analysis.report import read_evaluations, write_report
 
-    page = write_report(run_dir, out)
+    page = write_report(run_dir, out, pose_only)
+    for line in answer(run_dir, read_evaluations(run_dir), pose_only):
+        click.echo(line.line())
     click.echo(f"wrote {page} (open it in a browser)")

@@ -35,7 +35,8 @@ def train_options(func):
     for name, spec in reversed(list(options().items())):
         flag = "--" + name.replace("_", "-")
         types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        help_text = f"{spec['description']} [default: {format_value(spec['default'])}]"
+        see = f" See docs/{spec['see']}." if "see" in spec else ""
+        help_text = f"{spec['description']}{see} [default: {format_value(spec['default'])}]"
         if "boolean" in types:
             decorator = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
         else:
@@ -113,7 +114,7 @@ def decoding_options(func):
             type=click.Choice(schemas.enum("eval-report", "properties", "mode")),
             default="missing-aware",
             show_default=True,
-            help="Inference mode (spec 3); see docs/eval.md.",
+            help="Inference mode; see docs/eval.md#inference-modes.",
         ),
         click.option("--alpha", type=float, help="--mode conservative: gate factor in [0, 1] (0.4-0.6 balanced)."),
         click.option("--factor", type=float, help="--mode adaptive: gate factor without text in [0, 1] (0: pose only)."),

@@ -112,10 +112,11 @@ def encode_text(descriptions, store_url, storage_options, model, device, dtype, 
 @store_option
 @click.option(
     "--split",
-    type=click.Choice(schemas.load("common")["$defs"]["split"]["enum"]),
+    type=click.Choice(["train"]),
     default="train",
     show_default=True,
-    help="Only train is accepted: dev and test descriptions must never shape the model.",
+    help="The split whose descriptions are averaged: train only, as dev and test descriptions must never shape "
+    "the model.",
 )
 def init_mask_command(store_url, storage_options, split):
     """Store mask_init: the mean text feature over the training videos that have text.

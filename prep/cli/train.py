@@ -30,13 +30,17 @@ from .options import train_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @train_options
 def train(out, resume, config_file, quiet, **flags):
-    """Train a pose-to-text model on the store with the spec's missing-text strategies.
+    """Train a pose-to-text model on the store, with the missing-text strategies of docs/missing-modality.md.
 
-    The pose encoder's features are fused with the description's feature through a missing-aware gate and
-    fed to an mT5 encoder-decoder. Every option is listed below with the spec section it implements; a
-    run directory records the resolved configuration (config.toml), metrics.jsonl, first_batch.json and
-    checkpoints/{last,best}.pt. Ctrl-C finishes the current step and saves; --resume continues exactly.
-    Under torchrun every process takes its share of each epoch and rank 0 writes.
+    A pose encoder turns the keypoints into steps for an mT5 encoder-decoder. The description enters as more
+    input steps before the pose steps (--fusion token, the default: its pooled feature, then its per-token
+    features) or through a gate on the pose features (--fusion gate), and as a word prior on the output
+    (--text-prior); a placeholder stands in where a video has none. The defaults are the model whose figures
+    docs/missing-modality.md reports (with --backbone tiny, 100 epochs). Options that implement a strategy
+    name the docs section that explains it. A run directory records the resolved configuration
+    (config.toml), metrics.jsonl, first_batch.json and checkpoints/{last,best}.pt. Ctrl-C finishes the
+    current step and saves; --resume continues exactly. Under torchrun every process takes its share of each
+    epoch and rank 0 writes.
 
     \b
     Examples:

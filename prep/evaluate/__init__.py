@@ -1,4 +1,4 @@
-"""Evaluation of trained runs: inference modes, translation quality and the consistency check (spec 3 and 5).
+"""Evaluation of trained runs: inference modes, translation quality and the consistency check (docs/missing-modality.md §3, §5).
 
 >>> from prep.evaluate import InferenceMode, evaluate, write             # doctest: +SKIP
 >>> report, videos = evaluate("runs/stage2", split="dev", mode=InferenceMode("ensemble"))   # doctest: +SKIP

@@ -1,4 +1,4 @@
-"""Translation quality and the consistency check (spec section 5), from strings and per-video statistics.
+"""Translation quality and the consistency check (docs/missing-modality.md §5), from strings and per-video statistics.
 
 Every BLEU is sacrebleu's, on its 0-100 scale, with the sacrebleu tokeniser ``tokenize`` (``prep.bleu``
 chooses it from the store's language: ``zh`` for Chinese, as SLT papers on CSL-Daily report it, ``13a``
@@ -41,7 +41,7 @@ class Target:
         return {"abs<": "|x| < ", "<": "< ", ">": "> "}[self.rule] + f"{self.threshold:g}"
 
 
-# Spec section 5. delta BLEU: the source writes "BLEU_A - BLEU_B < 2 %" under the invariant "output with text ~
+# docs/missing-modality.md §5. delta BLEU: the source writes "BLEU_A - BLEU_B < 2 %" under the invariant "output with text ~
 # output without text"; |delta| is checked, so a model that does much better *without* text fails too.
 TARGETS = {
     "delta_bleu": Target(2.0, "abs<"),
@@ -185,7 +185,7 @@ def consistency(
     tokenize: str = BLEU_TOKENIZE,
     applicable: bool = True,
 ) -> dict:
-    """The four metrics of spec section 5 over ``videos``, each judged against its target; ``pass`` when all four
+    """The four metrics of docs/missing-modality.md §5 over ``videos``, each judged against its target; ``pass`` when all four
     pass, and the ``verdict``: "pass", "fail", or "not applicable" when the description changes no output (a
     model that ignores it is consistent by construction: ``applicable`` False, and ``pass`` is False too). A video is a dict of ``reference``, ``hypothesis`` (A), ``hypothesis_without_text`` (B),
     ``sentence_bleu`` and ``sentence_bleu_without_text``, ``kl`` (its mean KL over ``tokens`` target positions),

@@ -1,4 +1,4 @@
-"""Inference modes (spec section 3) as fusion settings for the two scenarios of the consistency check.
+"""Inference modes (docs/missing-modality.md §3) as fusion settings for the two scenarios of the consistency check.
 
 Scenario A gives each video its real description where it has one; scenario B gives every video the
 placeholder, as a deployment without descriptions would. A mode turns a batch and a scenario into the settings

@@ -10,6 +10,9 @@ METRIC_NAMES = {
 }
 
 
+CONSISTENCY_DOCS = "docs/missing-modality.md#5-consistency-verification"
+
+
 def _number(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -48,7 +51,7 @@ def render(report: dict) -> str:
                 value = None if part is None else part[key + suffix]
                 cells.append(_number(value if order is None or value is None else value[order]))
         lines.append(f"{label:28}" + "".join(f"{c:>11}" for c in cells))
-    lines += ["", f"{'consistency (spec 5)':28}{'target':>10}  {'all videos':<30}{'with-text videos':<30}"]
+    lines += ["", f"{'consistency':28}{'target':>10}  {'all videos':<30}{'with-text videos':<30}"]
     for name, label in METRIC_NAMES.items():
         overall = report["consistency"][name]
         within = "n/a" if subset is None else _judged(subset["consistency"][name], name)
@@ -56,6 +59,7 @@ def render(report: dict) -> str:
     verdict = _verdict(report["consistency"])
     within = "n/a" if subset is None else _verdict(subset["consistency"])
     lines.append(f"{'all four':28}{'':>10}  {verdict:<30}{within:<30}")
+    lines.append(f"(the targets and how each is measured: {CONSISTENCY_DOCS})")
     return "\n".join(lines)
 
 

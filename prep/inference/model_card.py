@@ -13,6 +13,7 @@ from .._version import __version__
 from ..errors import InputError
 from ..evaluate.loading import Run
 from ..evaluate.summary import METRIC_NAMES
+from ..model.translation import ModelConfig
 from ..store.info import summarize
 from ..store.location import absolute
 from ..train.run_dir import EVAL, read_metrics
@@ -79,6 +80,37 @@ def _evaluation(run: Run) -> list[str]:
     return lines
 
 
+def _how_text_enters(model: ModelConfig) -> str:
+    """How the description reaches the model, in words, for the card's first sentence."""
+    ways = ["as more input steps before the pose steps" if model.fusion == "token" else "through a gate on the pose "
+            "features"]  # fmt: skip
+    if model.text_prior:
+        ways.append("as a word prior on the output")
+    return " and ".join(ways)
+
+
+def _fusion(model: ModelConfig) -> str:
+    """The settings that matter for the fusion in use (a gate bias means nothing to token fusion)."""
+    indicator = model.indicator
+    if model.fusion == "token":
+        text = (
+            "`token`: the pooled description feature is one input step before the pose steps"
+            + (", its per-token features follow it" if model.text_tokens else " (no per-token features)")
+            + ("; a learned no-text embedding marks a missing description" if indicator else "")
+        )
+    else:
+        text = f"`gate`: fused = pose + gate * text, the gate's initial bias {model.gate_bias:g}" + (
+            "; a has-text indicator goes into the gate" if indicator else ""
+        )
+    if not model.text_prior:
+        return text + "; no text prior"
+    return text + (
+        "; text prior on the output logits"
+        + (", with coverage (a word already said counts less)" if model.prior_coverage else "")
+        + (", also from the per-token features" if model.prior_tokens else "")
+    )
+
+
 def render(run: Run, spec: dict) -> str:
     """The card as Markdown."""
     config, info = run.config, summarize(run.store)
@@ -95,7 +127,7 @@ def render(run: Run, spec: dict) -> str:
         "# Sign-language translation model (mmprep)",
         "",
         f"Pose-to-text translation: MediaPipe Holistic keypoints into an mT5 encoder-decoder, with a video's "
-        f"description fused in through a missing-aware gate when there is one. Exported by mmprep {__version__} "
+        f"description {_how_text_enters(run.model.config)} when there is one. Exported by mmprep {__version__} "
         f"on {datetime.now(UTC).date().isoformat()} from the run `{run.run_dir}`, {run.checkpoint} checkpoint "
         f"(step {run.step}).",
         "",
@@ -137,7 +169,8 @@ def render(run: Run, spec: dict) -> str:
         f"- missing text: placeholder `{config['placeholder']}`"
         + (f", schedule `{config['placeholder_schedule']}`" if config["placeholder_schedule"] else "")
         + f", mask embedding from `{config['mask_init']}`, text dropout `{config['text_dropout']}` (dropped text "
-        f"becomes {config['dropout_to']}), gate bias {config['gate_bias']:g}",
+        f"becomes {config['dropout_to']})",
+        f"- fusion: {_fusion(run.model.config)}",
         f"- training: {config['epochs']} epochs"
         + (f", at most {config['max_steps']} steps" if config["max_steps"] else "")
         + f", batch {config['batch_size']}, lr {config['lr']:g}, seed {config['seed']}; best dev BLEU-4 during "

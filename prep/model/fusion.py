@@ -1,10 +1,10 @@
-"""Placeholders for a missing description and the missing-aware gated fusion (spec sections 1 and 3).
+"""Placeholders for a missing description; token and gated fusion (docs/missing-modality.md §1, §3).
 
 A video's text enters the model as one pooled feature vector. When the video has no description (or text
 dropout removed it in training) a *placeholder* stands in for it:
 
 =====================  =====  ==========================================================================
-``--placeholder``      spec   what stands in for missing text
+``--placeholder``      id     what stands in for missing text
 =====================  =====  ==========================================================================
 ``zero``                      the zero of the standardised space: the mean description
 ``raw-zero``           A      a zero vector in the text encoder's own space, standardised as any other

@@ -1,4 +1,4 @@
-"""Training strategies for missing text (spec section 2): text dropout and the placeholder schedule."""
+"""Training strategies for missing text (docs/missing-modality.md §2): text dropout and the placeholder schedule."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ DROPOUT_MODES = ("none", "fixed", "adaptive")
 class TextDropout:
     """Treat a sample that has text as missing with probability ``p`` in training (never in eval).
 
-    - ``mode="fixed"``: ``p = rate`` (spec strategy 2; guidance 0.2 above 20 % with-text, 0.3 for 10-20 %,
+    - ``mode="fixed"``: ``p = rate`` (strategy 2; guidance 0.2 above 20 % with-text, 0.3 for 10-20 %,
       0.4 below 10 %).
     - ``mode="adaptive"``: ``p = base * (1 + lam * missing_ratio)`` with ``missing_ratio`` the share of the
-      batch without text (spec strategy 3). With stratified batches that share is the same in every batch, so
+      batch without text (strategy 3). With stratified batches that share is the same in every batch, so
       ``p`` is nearly constant; the effective ``p`` is logged. Note: the source's worked examples (50 % -> 0.30,
       80 % -> 0.36) correspond to ``lam = 1``; its stated default ``lam = 2`` gives 0.40 and 0.52.
     - ``unit="sample"`` draws a coin per sample (default); ``unit="batch"`` one coin for the whole batch, as
@@ -36,6 +36,11 @@ class TextDropout:
             raise ValueError(f"text dropout mode must be one of {DROPOUT_MODES}, not {self.mode!r}")
         if self.unit not in ("sample", "batch"):
             raise ValueError(f"text dropout unit must be 'sample' or 'batch', not {self.unit!r}")
+
+    @property
+    def drops_all(self) -> bool:
+        """Every description is dropped (``--text-dropout 1.0``): a pose-only model, which never sees text."""
+        return self.mode == "fixed" and self.rate >= 1.0
 
     def probability(self, has_text: torch.Tensor) -> float:
         if self.mode == "none":
@@ -57,7 +62,7 @@ class TextDropout:
 
 @dataclass
 class PlaceholderSchedule:
-    """Which placeholder to use when (spec strategy 4), by epoch boundaries.
+    """Which placeholder to use when (strategy 4), by epoch boundaries.
 
     Written ``"1:zero,11:mask,21:alternate"``: from epoch 1 the zero vector, from 11 the mask embedding, from 21
     the two alternating batch by batch (zero on even steps, mask on odd). Epochs count from 1.

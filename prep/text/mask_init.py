@@ -1,5 +1,5 @@
 """``mask_init``: the mean description feature of the training split, the initial value of the learnable
-"text missing" embedding (missing-modality spec, section 1). Only training videos count: a mean over dev or
+"text missing" embedding (docs/missing-modality.md §1). Only training videos count: a mean over dev or
 test descriptions would leak evaluation data into the model."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a run shows about its missing-modality machinery (spec section 6): the first-batch check, gradient
+"""What a run shows about its missing-modality machinery (docs/missing-modality.md §6): the first-batch check, gradient
 norms per part, gate statistics with and without text, and where the mask embedding sits."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ PARTS = {
     "embeddings_and_head": ("backbone.shared.", "backbone.lm_head."),
 }
 
-COSINE_WARNING = 0.7  # spec 6: the mask embedding should stay close to the mean text feature
+COSINE_WARNING = 0.7  # docs/missing-modality.md §6: the mask embedding should stay close to the mean text feature
 
 
 def grad_norms(model: SignTranslationModel) -> dict[str, float]:
@@ -145,10 +145,11 @@ def typical_distance(features: torch.Tensor | None) -> float | None:
 def mask_position(
     mask: torch.Tensor, start: torch.Tensor | None, text_mean: torch.Tensor | None, spread: float | None
 ) -> dict[str, float | None]:
-    """Where the mask embedding is (spec 6): its cosine to its initial value and to the mean training description,
-    and how far it moved from its start and lies from that mean, in typical distances of a description from the
-    mean (``spread``, from ``typical_distance``): 1 is as far as a typical description. Pooled features sit close
-    to their mean in angle (cosine ~0.9), so the cosines stay near 1 where the distances show the movement."""
+    """Where the mask embedding is (docs/missing-modality.md#6-diagnostics): its cosine to its initial value and
+    to the mean training description, and how far it moved from its start and lies from that mean, in typical
+    distances of a description from the mean (``spread``, from ``typical_distance``): 1 is as far as a typical
+    description. Pooled features sit close to their mean in angle (cosine ~0.9), so the cosines stay near 1
+    where the distances show the movement."""
 
     def distance(other: torch.Tensor | None) -> float | None:
         if other is None or not spread:

@@ -1,4 +1,4 @@
-"""`mmprep train`: the training loop with the spec's missing-text strategies.
+"""`mmprep train`: the training loop with the missing-text strategies of docs/missing-modality.md.
 
 One process, or one per device under ``torchrun`` (DDP; the sampler gives each rank its own share of every
 epoch and rank 0 writes). What the run directory holds is in ``prep/train/run_dir.py``; how the data, model
@@ -363,7 +363,7 @@ class Trainer:
             if record["mask_cos_text_mean"] is not None and record["mask_cos_text_mean"] < COSINE_WARNING:
                 self._say(
                     f"warning: step {self.step}: the mask embedding's cosine to the mean text feature is "
-                    f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}, spec 6)"
+                    f"{record['mask_cos_text_mean']:.2f} (< {COSINE_WARNING}; docs/missing-modality.md#6-diagnostics)"
                 )
         return record
 
@@ -387,9 +387,15 @@ class Trainer:
         tokenises it for the store's language."""
         bleu = None
         if self.dist.is_main:
+            # A run that drops every description (a pose-only model) is judged as it is used: without text. Given
+            # the descriptions it never saw, its best checkpoint would be chosen on noise.
+            def without_text(batch: dict) -> list[dict]:
+                return [{"present": torch.zeros_like(batch["has_text"])}]
+
             _, hypotheses, references = translate(
-                self.module, self.dev_loader, self.tokenizer, self.device, self.config["max_target_length"]
-            )
+                self.module, self.dev_loader, self.tokenizer, self.device, self.config["max_target_length"],
+                members=without_text if self.text_dropout.drops_all else None,
+            )  # fmt: skip
             tokenize, _ = choose_tokenizer(self.dev_set.store.language, references)
             bleu = corpus_bleu(hypotheses, references, tokenize=tokenize)
             self._log({"step": self.step, "epoch": self.epoch, "dev_bleu": bleu, "dev_videos": len(references)})

@@ -1,4 +1,4 @@
-"""AdamW with the mask embedding in a group of its own (spec section 4), and a warmup + cosine schedule."""
+"""AdamW with the mask embedding in a group of its own (docs/missing-modality.md §4), and a warmup + cosine schedule."""
 
 from __future__ import annotations
 

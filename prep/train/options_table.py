@@ -11,7 +11,7 @@ START, END = "<!-- train-options:start -->", "<!-- train-options:end -->"
 
 
 def markdown() -> str:
-    rows = ["| option | default | spec | what |", "|---|---|---|---|"]
+    rows = ["| option | default | see | what |", "|---|---|---|---|"]
     props = options()
     for group in GROUP_ORDER:
         for name, spec in props.items():
@@ -21,8 +21,18 @@ def markdown() -> str:
             what = spec["description"].replace("|", "\\|")
             if "enum" in spec:
                 what += " One of: " + ", ".join(f"`{v}`" for v in spec["enum"]) + "."
-            rows.append(f"| `{flag}` | `{format_value(spec['default'])}` | {spec.get('spec', '')} | {what} |")
+            rows.append(f"| `{flag}` | `{format_value(spec['default'])}` | {_link(spec.get('see'))} | {what} |")
     return "\n".join([START, *rows, END])
+
+
+def _link(see: str | None) -> str:
+    """``missing-modality.md#2-training-strategies`` -> ``[§2](missing-modality.md#2-training-strategies)``: the
+    section's number where its anchor starts with one, else the page's name."""
+    if see is None:
+        return ""
+    page, _, anchor = see.partition("#")
+    number = anchor.partition("-")[0]
+    return f"[{'§' + number if number.isdigit() else page}]({see})"
 
 
 if __name__ == "__main__":

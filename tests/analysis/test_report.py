@@ -3,11 +3,14 @@ scripts/check_report.py takes a headless Chromium screenshot)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
+
+from prep.analysis.answers import POSE_ONLY, USES
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
 
@@ -92,3 +95,36 @@ def test_report_names_a_broken_metrics_line(trained_run, tmp_path, cli):
     lines = (run / "metrics.jsonl").read_text().count("\n")
     assert f"metrics.jsonl:{lines}: not a JSON object" in cli("report", run, expect=1).output
     assert "is not a run directory" in cli("report", tmp_path, expect=1).output
+
+
+def test_the_page_opens_with_the_two_answers_and_says_how_to_get_the_second(trained_run, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("eval", "report"))
+    cli("eval", run, "--max-videos", "6", "--bootstrap", "50", "-q")
+    printed = cli("report", run).output
+    questions = [line for line in printed.splitlines() if line.endswith("?") or "? " in line]
+    assert [q.split("?")[0] + "?" for q in questions] == [USES, POSE_ONLY]
+    page = (run / "report" / "report.html").read_text(encoding="utf-8")
+    body = page[page.index("<body>") :]
+    # The questions come first, before the run's settings and its curves.
+    assert body.index(USES) < body.index(POSE_ONLY) < body.index("<table>") < body.index("training.png")
+    assert "Not measured" in body and "never saw text" in body
+    # The commands it names do it: train the pose-only model, evaluate it, report again.
+    commands = re.findall(r"`mmprep ([^`]+)`", questions[1])
+    assert [c.split()[0] for c in commands] == ["train", "eval", "report"]
+    train_words = commands[0].split()
+    assert "--text-dropout" in train_words and train_words[train_words.index("--text-dropout") + 1] == "1.0"
+    cli(*train_words, "-q")
+    pose_only = Path(train_words[train_words.index("--out") + 1])
+    cli("eval", pose_only, "--max-videos", "6", "--bootstrap", "50", "-q")
+    answered = cli(*commands[2].split()).output
+    assert "pose-only model" in answered and "difference" in answered and "Not measured" not in answered
+    assert f"the pose-only model ({pose_only})" in (run / "report" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_run_that_saw_text_is_refused_as_the_pose_only_model(trained_run, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("eval", "report"))
+    cli("eval", run, "--max-videos", "6", "--bootstrap", "50", "-q")
+    out = cli("report", run, "--pose-only", trained_run, expect=1).output
+    assert "is not a pose-only run: its text dropout is 0.3" in out and "--text-dropout 1.0" in out

@@ -80,6 +80,11 @@ def test_the_folder_holds_safetensors_json_and_a_model_card(video_run, exported,
     assert f"| dev | missing-aware | 1 | best (step {report['step']}) | 2 (1) | {report['bleu']['4']:.2f} |" in card
     assert "placeholder `mask+indicator`" in card and "text dropout `none`" in card
     assert f"{report['consistency']['kl']['value']:.3f}" in card
+    # The card describes the fusion the model has (token, with per-token features): nothing about a gate.
+    assert "as more input steps before the pose steps and as a word prior on the output" in card
+    assert "- fusion: `token`: the pooled description feature is one input step before the pose steps, its " \
+           "per-token features follow it; a learned no-text embedding" in card  # fmt: skip
+    assert "gate" not in card.split("## Evaluation")[0]
     # `mmprep translate DIR` takes the folder as it takes a run.
     assert cli("translate", exported, sample_video, "-q").stdout == cli("translate", video_run.run, sample_video,
                                                                          "-q").stdout  # fmt: skip

@@ -1,4 +1,4 @@
-"""The missing-modality mechanisms at the module level (spec sections 1-3)."""
+"""The missing-modality mechanisms at the module level (docs/missing-modality.md §1-3)."""
 
 from __future__ import annotations
 

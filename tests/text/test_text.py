@@ -16,8 +16,10 @@ from safetensors.numpy import load_file
 from transformers import AutoTokenizer, BertConfig, MT5EncoderModel, MT5ForConditionalGeneration
 
 import prep
+from prep.errors import InputError
 from prep.text.encode import encode
 from prep.text.hub import folder_hash, load_encoder, load_tokenizer
+from prep.text.mask_init import init_mask
 from prep.text.tiny_mt5 import build_tiny_mt5
 
 # id, split, translation, description
@@ -366,8 +368,12 @@ def test_init_mask_refusals(tmp_path, cli, store_url, tiny_mt5):
     cli("encode-text", path, "--store", store_url, "--model", tiny_mt5)
     out = cli("init-mask", "--store", store_url, expect=1).output
     assert "none of the 4 train videos" in out and "mmprep encode-text DESCRIPTIONS" in out
-    out = cli("init-mask", "--store", store_url, "--split", "dev", expect=1).output
-    assert "training videos only" in out and "leak" in out
+    # The command offers train only; the function refuses an evaluation split with the reason.
+    out = cli("init-mask", "--store", store_url, "--split", "dev", expect=2).output
+    assert "'dev' is not 'train'" in out
+    assert "--split [train] " in cli("init-mask", "--help").output
+    with prep.open_store(store_url, mode="a") as store, pytest.raises(InputError, match=r"training videos only.*leak"):
+        init_mask(store, "dev")
     assert prep.open_store(store_url).mask_init_info is None
 
 
