@@ -61,27 +61,34 @@ def wait_for_memory() -> None:
         time.sleep(30)
 
 
+# Linux counts a process's peak memory from before its exec: a command started from this process (4 GB once the
+# backbone is built) would report at least that. A small Python in between starts it and reports its peak.
+PEAK_MARK = "peak resident memory (KiB): "
+PEAK_OF_CHILD = (
+    "import os, sys; pid = os.spawnv(os.P_NOWAIT, sys.argv[1], sys.argv[1:]); _, status, usage = os.wait4(pid, 0); "
+    f"print('\\n{PEAK_MARK}' + str(usage.ru_maxrss), flush=True); sys.exit(os.waitstatus_to_exitcode(status))"
+)
+
+
 def mmprep(log: list[dict], *args: str) -> dict:
     """Run `mmprep ARGS` in a process of its own: its wall seconds and peak resident memory (MB), logged."""
-    command = [sys.executable, "-m", "prep", *map(str, args)]
+    command = [sys.executable, "-c", PEAK_OF_CHILD, sys.executable, "-m", "prep", *map(str, args)]
     wait_for_memory()
     load, free = os.getloadavg()[0], available_gb()
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _, peak = process.stdout.rpartition(PEAK_MARK)
     record = {
         "command": "mmprep " + " ".join(map(str, args)),
         "seconds": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),  # Linux: kilobytes
+        "peak_rss_mb": round(int(peak) / 1024) if peak.strip().isdigit() else None,  # Linux: kilobytes
         "load_average_before": round(load, 2),
         "available_gb_before": round(free, 1),
     }
     log.append(record)
     if process.returncode:
         sys.exit(f"{record['command']} failed ({process.returncode}):\n{output[-4000:]}")
-    print(f"  {record['seconds']:8.1f} s {record['peak_rss_mb']:7d} MB  {record['command']}", flush=True)
+    print(f"  {record['seconds']:8.1f} s {record['peak_rss_mb'] or 0:7d} MB  {record['command']}", flush=True)
     return record
 
 
