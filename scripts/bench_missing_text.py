@@ -64,6 +64,7 @@ from pathlib import Path
 import prep
 from prep.analysis import intervals
 from prep.evaluate import InferenceMode, default_output
+from prep.synth import TEXT_DEFAULTS
 from prep.text.tiny_mt5 import build_tiny_mt5
 from prep.train.config import defaults, parse_value
 from prep.train.run_dir import checkpoint_path, read_metrics
@@ -73,9 +74,9 @@ EPOCHS = defaults()["epochs"]  # the schema's: the benchmark is `mmprep train`'s
 TRAINED = "trained.done"  # in a run directory: its training ended (a best checkpoint alone may be an interrupted one)
 STORE_OPTIONS = ("videos", "vocab", "ambiguous_pairs", "text_ratio", "text_info", "splits", "seed",
                  "text_distractors", "text_style", "text_errors")  # fmt: skip
-# The store options added later, at the values that make the stores made before them: a benchmark of then is
-# a baseline for one of now.
-STORE_DEFAULTS = {"text_distractors": 0, "text_style": "list", "text_errors": 0.0}
+# The store options added later, at the values that make the stores made before them (synth's own rule): a
+# benchmark of then is a baseline for one of now.
+STORE_DEFAULTS = TEXT_DEFAULTS
 
 
 def store_options(source) -> dict:
