@@ -163,8 +163,8 @@ def closed_port() -> socket.socket:
 # What docs/scaling.md gives dask's own command line: one native thread per worker process, no
 # MALLOC_TRIM_THRESHOLD_ (dask's default costs MediaPipe CPU), quiet monitoring, one retry after a worker crash.
 def dask_environment() -> dict[str, str]:
-    from prep.extract.cluster import QUIET_MONITORING
-    from prep.extract.processes import THREAD_LIMITS
+    from prep.cluster import QUIET_MONITORING
+    from prep.extract.workers import THREAD_LIMITS
 
     return {
         **THREAD_LIMITS,

@@ -161,6 +161,17 @@ def run_cell(out: Path, cell: Cell, ablation: Ablation, progress: bool = False) 
     return write(report, videos, report_path)
 
 
+def training_workers(workers: int):
+    """How a local cluster's workers train cells: they import mmprep's training code once (not MediaPipe), share
+    the cores between them (torch's thread pools sized to cores / workers, at least one thread), and a cell
+    whose worker process dies is tried once more (a crash of one training is rarely the next one's)."""
+    from ..cluster import WorkerSetup, default_workers
+
+    threads = str(max(1, default_workers() // workers))
+    environ = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    return WorkerSetup(("distributed", "prep.analysis.ablate"), environ, retries_after_crash=1)
+
+
 def run(
     out: Path,
     ablation: Ablation,
@@ -175,12 +186,11 @@ def run(
     todo = [c for c in cells if not cell_report(out, c, ablation).exists()]
     say(f"{len(cells)} cells ({len(cells) - len(todo)} finished before, {len(todo)} to run) in {out}")
     if todo and (workers or scheduler):
-        from ..extract.cluster import connect
+        from distributed import as_completed
 
-        # Workers train and evaluate: their server preloads mmprep's training code, not MediaPipe.
-        with connect(workers, scheduler, preload=("distributed", "prep.analysis.ablate")) as client:
-            from distributed import as_completed
+        from ..cluster import connect, default_workers
 
+        with connect(training_workers(workers or default_workers()), workers, scheduler) as client:
             futures = {client.submit(run_cell, out, c, ablation, pure=False): c for c in todo}
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()

@@ -10,8 +10,7 @@ from .._version import __version__
 from ..errors import MmprepError, disk_full_cause, is_disk_full
 
 # Which module of prep/cli registers each command (with ``@main.command``). A command's module is imported
-# only when that command runs (or a help lists it), so a command does not load what only others need;
-# `mmprep extract` starts its worker server even before its own module (``Group.resolve_command``).
+# only when that command runs (or a help lists it), so a command does not load what only others need.
 COMMANDS = {
     "ablate": "ablate", "encode-text": "text", "eval": "evaluate", "export": "interop", "export-model": "translate",
     "extract": "extract", "import": "interop", "info": "store_commands", "init-mask": "text", "inspect": "inspect",
@@ -26,22 +25,6 @@ class Group(click.Group):
 
     def list_commands(self, ctx) -> list[str]:
         return sorted(COMMANDS)
-
-    def resolve_command(self, ctx, args):
-        if (
-            args
-            and args[0] == "extract"
-            and not any(a in ("-h", "--help") or a.startswith("--scheduler") for a in args)
-        ):
-            # Before the command's own modules load (about 1 s: zarr, numpy, PyAV): the local workers' server
-            # then imports MediaPipe on the other core meanwhile. Stopped with the command, whatever happens.
-            from ..extract import processes
-            from ..extract.holistic import require_mediapipe
-
-            require_mediapipe()
-            processes.start()
-            ctx.call_on_close(processes.stop)
-        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx, name: str):
         if name in COMMANDS and name not in self.commands:

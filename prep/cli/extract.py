@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..extract import processes
-from ..extract.holistic import ensure_pose_model
+from .. import forkserver
+from ..extract.holistic import ensure_pose_model, require_mediapipe
 from ..extract.videos import VIDEO_SUFFIXES, find_videos
+from ..extract.workers import start_server
 from ..store import open_store
 from ..store.manifest import read_manifest
 from .base import main
@@ -77,7 +78,7 @@ def run_extraction(store_url: str, storage_options: dict, videos: list, rows: li
                    workers, scheduler, stride, max_frames, refine_face, model_complexity, force, quiet) -> None:  # fmt: skip
     """Extract ``videos`` (attaching the manifest ``rows`` first, if given), report, and exit 3 if any failed."""
     if not scheduler:
-        processes.start()  # no-op when already started: the local workers' server imports MediaPipe meanwhile
+        start_server()  # no-op when already started: the workers' server imports MediaPipe meanwhile
     try:
         from ..extract.run import ExtractOptions, extract  # dask and PyAV load only when this command runs
 
@@ -87,7 +88,7 @@ def run_extraction(store_url: str, storage_options: dict, videos: list, rows: li
             summary = extract(store, videos, options, manifest=rows, workers=workers, scheduler=scheduler,
                               force=force, progress=not quiet)  # fmt: skip
     finally:
-        processes.stop()  # when no cluster was started (an error, nothing to extract)
+        forkserver.stop()  # when no cluster was started (an error, nothing to extract)
     report(summary, store_url)
     if summary.failures:
         sys.exit(EXIT_SOME_FAILED)
@@ -134,12 +135,20 @@ def extract_command(videos, store_url, storage_options, manifest, glob, fps, ext
       mmprep extract videos/ --store csl.zarr --scheduler tcp://10.0.0.5:8786
       mmprep extract CSL-Daily/sentence/frames_512x512 --fps 30 --store csl.zarr
     """
-    found = find_videos(videos, glob)  # the local workers' server (base.Group) imports MediaPipe meanwhile
-    folders = sum(os.path.isdir(v.path) for v in found)
-    if folders and not fps:
-        raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
-    rows = read_manifest(manifest) if manifest else None
-    run_extraction(store_url, storage_options, found, rows, fps, **extraction)
+    require_mediapipe()
+    if not extraction["scheduler"]:
+        # First thing: the local workers' server imports MediaPipe on another core while this process loads the
+        # rest (PyAV, dask) and finds the videos. Stopped whatever happens (run_extraction stops it too).
+        start_server()
+    try:
+        found = find_videos(videos, glob)
+        folders = sum(os.path.isdir(v.path) for v in found)
+        if folders and not fps:
+            raise click.UsageError(f"{videos} holds {folders} folder(s) of frames; give their frame rate with --fps")
+        rows = read_manifest(manifest) if manifest else None
+        run_extraction(store_url, storage_options, found, rows, fps, **extraction)
+    finally:
+        forkserver.stop()
 
 
 def report(summary: Summary, store_url: str) -> None:

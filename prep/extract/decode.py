@@ -12,9 +12,10 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
+
+# PyAV (about 0.4 s to import) is imported where a video is opened: finding and naming videos does not need it,
+# and `mmprep extract` starts its workers' server before it (prep/extract/workers.py).
 
 
 class DecodeError(Exception):
@@ -27,7 +28,7 @@ class Frame:
     rgb: np.ndarray  # uint8 [H, W, 3], rotation applied
 
 
-def _reason(error: av.error.FFmpegError) -> str:
+def _reason(error) -> str:  # an av.error.FFmpegError
     return error.strerror or str(error)
 
 
@@ -47,6 +48,8 @@ class VideoReader:
             raise DecodeError(f"cannot read the file: {e.strerror or e}") from e
         if empty:
             raise DecodeError("the file is empty (0 bytes)")
+        import av
+
         try:
             self._container = av.open(path)
         except av.error.FFmpegError as e:
@@ -66,6 +69,9 @@ class VideoReader:
 
         Raises DecodeError if the data is damaged, if timestamps go backwards, or if no frame decodes.
         """
+        import av
+        from av.video.reformatter import VideoReformatter
+
         count = kept = 0
         last_time = -np.inf
         # One converter for the whole video: frame.to_ndarray(format=...) builds a new swscale context for every

@@ -15,22 +15,25 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
-from distributed import Client, Future, KilledWorker, as_completed
+from distributed import Client, Future, KilledWorker, WorkerPlugin, as_completed
 from tqdm import tqdm
 
+from ..cluster import WorkerSetup, connect, default_workers
 from ..errors import MmprepError
 from ..layout import holistic
 from ..store import Store, VideoResult
 from ..store.manifest import attach_manifest
-from .cluster import connect, default_workers
 from .decode import DecodeError, VideoReader
 from .holistic import HolisticModel
 from .sources import open_video, source_fingerprint
 from .videos import VideoFile
+from .workers import PRELOAD, RETRIES_AFTER_CRASH, THREAD_LIMITS, native_stderr_silenced
 
 # Fault-injection hooks, for the tests only; nothing sets them in normal use. A worker asked to extract a file
 # named $MMPREP_TEST_CRASH_ON kills its own process with SIGSEGV, as a crashing MediaPipe would. One asked to
@@ -126,6 +129,23 @@ def _fps_from_times(times: list[float], stride: int) -> float:
     return (len(times) - 1) * stride / span if span > 0 else 0.0
 
 
+class SilenceNativeLogs(WorkerPlugin):
+    """``native_stderr_silenced`` for as long as a local worker runs. Registered only on the local cluster:
+    an existing cluster's workers are left as their owner set them up."""
+
+    name = "mmprep-silence-native-logs"
+
+    def setup(self, worker) -> None:
+        self._silenced = ExitStack()
+        self._silenced.enter_context(native_stderr_silenced())
+
+    def teardown(self, worker) -> None:
+        self._silenced.close()
+
+
+EXTRACTION = WorkerSetup(PRELOAD, THREAD_LIMITS, RETRIES_AFTER_CRASH, plugins=(SilenceNativeLogs,))
+
+
 # ---------------------------------------------------------------------------------------------- client side
 @dataclass
 class Summary:
@@ -183,7 +203,7 @@ def extract(
         started = time.perf_counter()
         if not scheduler:  # a local cluster needs no more workers than there are videos
             workers = min(workers or default_workers(), len(todo))
-        with connect(workers, scheduler) as client:
+        with connect(EXTRACTION, workers, scheduler) as client:
             _run(client, store, _longest_first(todo), options, summary, progress)
         summary.seconds = time.perf_counter() - started
     status, error = store.column("status"), store.column("error")
@@ -228,16 +248,30 @@ class WorkerError(MmprepError):
 
 def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOptions, summary: Summary,
          progress: bool) -> None:  # fmt: skip
-    """Keep every worker thread busy with one video and commit results as they arrive.
+    """Commit results as they arrive, with a progress bar."""
+    started = time.perf_counter()
+    with tqdm(total=len(todo), unit="video", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+        for results in extract_on(client, todo, options):
+            store.commit_videos(results)
+            for result in results:
+                summary.counts[result.status] += 1
+                summary.frames += result.n_frames
+            bar.set_postfix_str(f"{summary.frames / (time.perf_counter() - started):.1f} frames/s", refresh=False)
+            bar.update(len(results))
 
-    One video per thread, not a queue per worker: when a worker process dies, dask counts the crash against
-    every task assigned to it, and only the video that crashed it should pay for that.
+
+def extract_on(client: Client, videos: list[VideoFile], options: ExtractOptions) -> Iterator[list[VideoResult]]:
+    """The results of ``videos`` extracted on ``client``'s cluster, a batch at a time as they finish.
+
+    Every worker thread is kept busy with one video, not a queue per worker: when a worker process dies, dask
+    counts the crash against every task assigned to it, and only the video that crashed it should pay for that.
+    A video whose worker died on every try is a failed result; a worker that cannot run the extraction at all
+    raises WorkerError, after the batch with the results finished beside it. Closing the iterator early cancels
+    the videos in flight.
     """
-    waiting = deque(todo)
+    waiting = deque(videos)
     in_flight: dict[Future, VideoFile] = {}
     finished = as_completed(loop=client.loop)
-    started = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, file=sys.stderr, dynamic_ncols=True)
 
     def submit() -> None:
         capacity = max(1, sum(client.nthreads().values()))
@@ -252,33 +286,34 @@ def _run(client: Client, store: Store, todo: list[VideoFile], options: ExtractOp
         for batch in finished.batches():
             results, fatal = [], None
             for future in batch:
-                video = in_flight.pop(future)
-                # Not future.status: as_completed can hand out a future whose status is not final yet (seen
-                # after a worker crash under load: not "error", and then result() raised KilledWorker).
                 try:
-                    results.append(future.result())
-                except KilledWorker as error:
-                    # No fingerprint: a crash may not recur, so the next run tries this video again.
-                    results.append(VideoResult(
-                        id=video.id, source=video.path, status="failed",
-                        error=f"the worker process died {error.allowed_failures + 1} times while extracting this video "
-                              "(a crash in MediaPipe or the decoder)",
-                    ))  # fmt: skip
-                except Exception as error:
+                    results.append(_result(future, in_flight.pop(future)))
+                except MmprepError as error:
                     fatal = error
             if fatal is None:
-                submit()  # before the commit, so the workers do not wait for the store
-            store.commit_videos(results)
-            for result in results:
-                summary.counts[result.status] += 1
-                summary.frames += result.n_frames
+                submit()  # before the caller commits, so the workers do not wait for the store
+            yield results
             if fatal is not None:
-                if isinstance(fatal, MmprepError):
-                    raise fatal
-                raise WorkerError(f"a dask worker could not run the extraction: {type(fatal).__name__}: {fatal}")
-            bar.set_postfix_str(f"{summary.frames / (time.perf_counter() - started):.1f} frames/s", refresh=False)
-            bar.update(len(batch))
+                raise fatal
     finally:
-        bar.close()
         if in_flight:
             client.cancel(list(in_flight))
+
+
+def _result(future: Future, video: VideoFile) -> VideoResult:
+    """A finished task's result; a failed result when its worker process died on every try."""
+    # Not future.status: as_completed can hand out a future whose status is not final yet (seen after a worker
+    # crash under load: not "error", and then result() raised KilledWorker).
+    try:
+        return future.result()
+    except KilledWorker as error:
+        # No fingerprint: a crash may not recur, so the next run tries this video again.
+        return VideoResult(
+            id=video.id, source=video.path, status="failed",
+            error=f"the worker process died {error.allowed_failures + 1} times while extracting this video "
+                  "(a crash in MediaPipe or the decoder)",
+        )  # fmt: skip
+    except MmprepError:
+        raise
+    except Exception as error:
+        raise WorkerError(f"a dask worker could not run the extraction: {type(error).__name__}: {error}") from error

@@ -3,23 +3,20 @@
 The settings come from the store: a video's fingerprint records the stride, frame limit and pose model it
 was extracted with (``prep.extract.videos.fingerprint``), the layout whether the face mesh was refined. Every
 video goes through ``prep.extract.run.extract_video``, the function `mmprep extract`'s workers run: one video
-in this process, several on a local dask cluster, one worker process per core (``prep.extract.cluster``).
+in this process, several on a local dask cluster as `mmprep extract` runs them (``prep.extract.run.extract_on``).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 
+from ..cluster import connect, default_workers
 from ..errors import InputError
-from ..extract.cluster import connect, default_workers
 from ..extract.holistic import ensure_pose_model
-from ..extract.run import ExtractOptions, extract_video
+from ..extract.run import EXTRACTION, ExtractOptions, extract_on, extract_video
 from ..extract.videos import VideoFile, find_videos, fingerprint_settings
+from ..extract.workers import native_stderr_silenced
 from ..layout import holistic
 from ..store import Store, VideoResult
 
@@ -69,39 +66,10 @@ def extract_each(videos: list[VideoFile], options: ExtractOptions, workers: int 
     workers = min(workers or default_workers(), len(videos))
     if workers <= 1:
         for video in videos:
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 result = extract_video(video, options)
             yield result
         return
-    from distributed import KilledWorker, as_completed
-
-    with connect(workers) as client:
-        futures = {
-            client.submit(extract_video, v, options, key=f"translate-{uuid.uuid4().hex}", pure=False): v for v in videos
-        }
-        for future in as_completed(futures):
-            video = futures[future]
-            error = future.exception() if future.status == "error" else None
-            if error is None:
-                yield future.result()
-            elif isinstance(error, KilledWorker):
-                yield VideoResult(id=video.id, source=video.path, status="failed",
-                                  error="the worker process died while extracting this video (a crash in MediaPipe "
-                                  "or the decoder)")  # fmt: skip
-            else:
-                raise error
-
-
-@contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """MediaPipe's native notices (several lines a video, on file descriptor 2) go to /dev/null meanwhile, as
-    they do in `mmprep extract`'s workers (``prep.extract.cluster.SilenceNativeLogs``)."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with connect(EXTRACTION, workers) as client:
+        for results in extract_on(client, videos, options):
+            yield from results

@@ -2,7 +2,7 @@ import contextlib
 import socket
 import warnings
 
-from prep.extract.cluster import connect
+from prep.cluster import WorkerSetup, connect
 
 
 def test_a_second_run_at_once_does_not_fight_over_the_http_port():
@@ -15,7 +15,7 @@ def test_a_second_run_at_once_does_not_fight_over_the_http_port():
             held.listen()
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always")
-        client = stack.enter_context(connect(1, preload=("distributed",)))
+        client = stack.enter_context(connect(WorkerSetup(("distributed",), {}, retries_after_crash=1), 1))
         host, port = client.run_on_scheduler(
             lambda dask_scheduler: (dask_scheduler.http_server.address, dask_scheduler.http_server.port)
         )

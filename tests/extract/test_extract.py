@@ -336,10 +336,11 @@ def test_a_dask_cluster_of_worker_processes_writing_to_s3_gives_the_local_result
 
 WORKER_SERVER_PROBE = """
 import sys, psutil, click
-from prep.extract import processes
+from prep import forkserver
 from prep.cli import main
-started, real_start = [], processes.start
-processes.start = lambda *a: (started.append("prep.cli.extract" in sys.modules), real_start(*a))
+started, real_start = [], forkserver.start
+# Whether PyAV or dask were loaded when the server started: it should import MediaPipe while they load.
+forkserver.start = lambda *a: (started.append("av" in sys.modules or "distributed" in sys.modules), real_start(*a))
 try:
     main(sys.argv[1:], standalone_mode=False)
 except click.ClickException as e:  # what the command tells the user, and its exit status 1 or 2
@@ -351,7 +352,7 @@ print("started", started, "children", len(psutil.Process().children(recursive=Tr
 @pytest.mark.parametrize(
     ("extra", "frames", "expected"),
     [
-        ((), False, "started [False] children 0"),  # before the command's module loads; "no videos" stops it
+        ((), False, "started [False] children 0"),  # before PyAV and dask load; "no videos" stops it
         ((), True, "started [False] children 0"),  # frames without --fps: a usage error stops it too
         (("--scheduler", "tcp://127.0.0.1:9"), False, "started [] children 0"),  # no local cluster
         (("--help",), False, "started [] children 0"),

@@ -1,26 +1,26 @@
-"""The dask cluster extraction runs on: a local one of single-threaded worker processes, or an existing one.
+"""The dask cluster work runs on in parallel: a local one of single-threaded worker processes, or an existing one.
 
-Workers only read video files (by the paths the client found) and return results; they never touch the store.
+Each use says how its local workers are set up (``WorkerSetup``): `mmprep extract`'s
+(``prep.extract.workers.EXTRACTION``) and `mmprep ablate`'s (``prep.analysis.ablate.training_workers``) differ in
+what the workers import, their thread pools, retries after a crash and what they do with native logs.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import logging
-import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import dask
 import dask.system
 from distributed import Client, LocalCluster, WorkerPlugin
 from distributed.utils import get_mp_context
 
-from .._version import __version__
-from ..errors import MmprepError
-from . import processes
-from .processes import EXTRACTION_PRELOAD, WORKER_ENVIRON
+from . import forkserver
+from ._version import __version__
+from .errors import MmprepError
 
 # dask's monitoring feeds a dashboard mmprep does not start: a profiler that samples each worker's stack every
 # 10 ms, event-loop ticks every 20 ms, memory and system monitors several times a second, in every worker and in
@@ -32,18 +32,20 @@ QUIET_MONITORING = {
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.memory.monitor-interval": "1s",
 }
-# A task whose worker process dies is retried once, then fails with KilledWorker (prep/extract.py records it).
-RETRIES_AFTER_CRASH = 1
-SETTINGS = {
-    "distributed.scheduler.allowed-failures": RETRIES_AFTER_CRASH,
-    # Set before a local worker process starts. This also drops dask's default MALLOC_TRIM_THRESHOLD_: setting
-    # it turns off glibc's adaptive mmap threshold, so every frame's buffers are mapped and unmapped again,
-    # which costs MediaPipe about 20% more CPU per frame (measured: 62 -> 74 ms).
-    "distributed.nanny.pre-spawn-environ": WORKER_ENVIRON,
-    **QUIET_MONITORING,
-}
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT_S = 60
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """How one use sets up a local cluster's worker processes."""
+
+    preload: tuple[str, ...]  # modules the server the workers are forked from imports once (prep/forkserver.py)
+    # Set before the server starts (workers inherit it; a variable the user set wins). It also replaces dask's
+    # own pre-spawn environment, which sets MALLOC_TRIM_THRESHOLD_.
+    environ: dict[str, str]
+    retries_after_crash: int  # a task whose worker process dies is tried again this often, then fails (KilledWorker)
+    plugins: tuple[Callable[[], WorkerPlugin], ...] = field(default=())  # registered on every local worker
 
 
 class ClusterError(MmprepError):
@@ -56,16 +58,14 @@ def default_workers() -> int:
 
 
 @contextmanager
-def connect(
-    workers: int | None = None, scheduler: str | None = None, preload: tuple[str, ...] = EXTRACTION_PRELOAD
-) -> Iterator[Client]:
-    """A client of a new local cluster (``workers`` single-threaded processes, default: one per core, forked from
-    a server that has imported the modules in ``preload``, prep/extract/processes.py), or of the cluster whose scheduler is at
-    ``scheduler`` (``tcp://host:port``). The local cluster is shut down on exit, also after an error or Ctrl-C.
+def connect(setup: WorkerSetup, workers: int | None = None, scheduler: str | None = None) -> Iterator[Client]:
+    """A client of a new local cluster of ``workers`` single-threaded processes (default: one per core) set up
+    as ``setup`` says, or of the cluster whose scheduler is at ``scheduler`` (``tcp://host:port``; its workers
+    are left as their owner set them up). The local cluster is shut down on exit, also after an error or Ctrl-C.
     """
-    local = {} if scheduler else {"distributed.worker.multiprocessing-method": "forkserver"}
-    with dask.config.set({**SETTINGS, **local}):
-        if scheduler:
+    settings = {**QUIET_MONITORING, "distributed.scheduler.allowed-failures": setup.retries_after_crash}
+    if scheduler:
+        with dask.config.set(settings):
             try:
                 client = Client(scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as e:
@@ -73,9 +73,12 @@ def connect(
             with client:
                 _check_workers(client, scheduler)
                 yield client
-            return
+        return
+    local = {"distributed.worker.multiprocessing-method": "forkserver",
+             "distributed.nanny.pre-spawn-environ": setup.environ}  # fmt: skip
+    with dask.config.set({**settings, **local}):
         get_mp_context()  # dask sets its own preload list at first use: ours comes after
-        processes.start(preload)  # unless `mmprep extract` started it already
+        forkserver.start(setup.preload, setup.environ)  # unless `mmprep extract` started it already
         try:
             with (
                 LocalCluster(
@@ -90,30 +93,15 @@ def connect(
                 ) as cluster,
                 Client(cluster) as client,
             ):
-                client.register_plugin(SilenceNativeLogs())
+                for plugin in setup.plugins:
+                    client.register_plugin(plugin())
                 yield client
         finally:
-            processes.stop()
-
-
-class SilenceNativeLogs(WorkerPlugin):
-    """Send what native code writes to stderr (MediaPipe's absl and TFLite notices, several lines for every
-    video) to /dev/null in a local cluster's workers; Python's own stderr stays where it was. Registered only
-    on the local cluster: an existing cluster's workers are left as their owner set them up."""
-
-    name = "mmprep-silence-native-logs"
-
-    def setup(self, worker) -> None:
-        sys.stderr.flush()
-        python_stderr = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        sys.stderr = os.fdopen(python_stderr, "w", buffering=1)
+            forkserver.stop()
 
 
 def _check_workers(client: Client, scheduler: str) -> None:
-    """Fail early, before any video is recorded as failed, if the cluster's workers cannot run this mmprep."""
+    """Fail early, before any work is recorded as failed, if the cluster's workers cannot run this mmprep."""
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
     except TimeoutError as e:
