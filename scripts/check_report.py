@@ -2,7 +2,7 @@
 
     python scripts/check_report.py RUN_DIR/report/report.html [--out screenshot.png] [--height 3600]
 
-Needs Debian's `chromium` package (`apt-get install -y chromium`); the test suite does not (tests/test_report.py
+Needs Debian's `chromium` package (`apt-get install -y chromium`); the test suite does not (tests/analysis/test_report.py
 checks the page's structure and images without a browser). Prints the screenshot's path: open it and look.
 """
 

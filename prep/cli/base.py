@@ -12,10 +12,10 @@ from ..errors import MmprepError, disk_full_cause, is_disk_full
 # Which module of prep/cli registers each command (with ``@main.command``). A command's module is imported
 # only when that command runs (or a help lists it), so a command does not load what only others need.
 COMMANDS = {
-    "ablate": "ablate", "encode-text": "text", "eval": "evaluate", "export": "interop", "export-model": "translate",
+    "ablate": "ablate", "encode-text": "text", "eval": "evaluate", "export": "interop", "export-model": "inference",
     "extract": "extract", "import": "interop", "info": "store_commands", "init-mask": "text", "inspect": "inspect",
     "manifest": "store_commands", "prepare": "prepare", "render": "inspect", "report": "evaluate", "synth": "synth",
-    "train": "train", "translate": "translate", "unlock": "store_commands", "validate": "store_commands",
+    "train": "train", "translate": "inference", "unlock": "store_commands", "validate": "store_commands",
 }  # fmt: skip
 
 

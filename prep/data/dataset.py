@@ -39,8 +39,7 @@ class PoseDataset(torch.utils.data.Dataset):
         points: ``"upper"`` (125 points, see ``prep.layout.upper_points``), ``"all"`` or a list of point names.
         normalize: centre on the shoulders, scale by shoulder width, per video (see ``prep.data.normalize``).
         max_frames: longer videos are subsampled to this many frames: the middle frame of each of
-            ``max_frames`` equal segments, or, with ``random_frames=True``, a random frame of each segment
-            (drawn from torch's random generator, which DataLoader seeds per worker).
+            ``max_frames`` equal segments.
         cache: read the split's selected points into memory once (float16), so epochs never touch the store.
         text_tokens: also give each video with text its description's per-token features (``text_tokens``
             [L, D], stored by ``mmprep encode-text --keep-tokens``), read into memory once.
@@ -63,7 +62,6 @@ class PoseDataset(torch.utils.data.Dataset):
         max_frames: int | None = None,
         cache: bool = False,
         text_tokens: bool = False,
-        random_frames: bool = False,
         augment: bool = False,
         tempo_warp: float = 1.0,
         storage_options: dict | None = None,
@@ -87,7 +85,7 @@ class PoseDataset(torch.utils.data.Dataset):
         names = store.point_names
         self.points, self._read_points = read_points(points, names)
         self.point_names = [names[i] for i in self.points]
-        self.split, self.normalize, self.max_frames, self.random_frames = split, normalize, max_frames, random_frames
+        self.split, self.normalize, self.max_frames = split, normalize, max_frames
         self.augment, self.tempo_warp = augment, tempo_warp
 
         self.rows = rows
@@ -193,7 +191,7 @@ class PoseDataset(torch.utils.data.Dataset):
         if self.augment:
             xyz, conf = augment(xyz, conf, self.tempo_warp)
         return make_item(self.ids[i], xyz, conf, text, self.translations[i], self.text_dim, self.max_frames,
-                         self.random_frames, gloss=self.glosses[i], text_tokens=tokens)  # fmt: skip
+                         gloss=self.glosses[i], text_tokens=tokens)  # fmt: skip
 
 
 # ---------------------------------------------------------------------- one video, as training sees it
@@ -215,23 +213,22 @@ def prepare(
     return xyz[:, :-2], conf[:, :-2]
 
 
-def frame_selection(n: int, max_frames: int | None, random_frames: bool = False) -> np.ndarray | None:
+def frame_selection(n: int, max_frames: int | None) -> np.ndarray | None:
     """Which frames to keep of an ``n``-frame video (None: all): the middle frame of each of ``max_frames``
-    equal segments, or with ``random_frames`` a random frame of each (torch's random generator)."""
+    equal segments."""
     m = max_frames
     if m is None or n <= m:
         return None
     edges = np.linspace(0, n, m + 1)
-    offsets = torch.rand(m, dtype=torch.float64).numpy() if random_frames else np.full(m, 0.5)
-    return np.minimum(np.floor(edges[:-1] + offsets * np.diff(edges)).astype(np.int64), n - 1)
+    return np.minimum(np.floor(edges[:-1] + 0.5 * np.diff(edges)).astype(np.int64), n - 1)
 
 
 def make_item(video_id: str, xyz: np.ndarray, conf: np.ndarray, text: np.ndarray | None, translation: str,
-              text_dim: int, max_frames: int | None, random_frames: bool = False, gloss: str = "",
+              text_dim: int, max_frames: int | None, gloss: str = "",
               text_tokens: np.ndarray | None = None) -> dict:  # fmt: skip
     """A dataset item (see ``PoseDataset``) from a prepared video; ``text`` None: the video has no text;
     ``text_tokens`` its description's per-token features, where the model reads them."""
-    keep = frame_selection(len(xyz), max_frames, random_frames)
+    keep = frame_selection(len(xyz), max_frames)
     if keep is not None:
         xyz, conf = xyz[keep], conf[keep]
     return {

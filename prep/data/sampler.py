@@ -120,7 +120,7 @@ class StratifiedBatchSampler(torch.utils.data.Sampler[list[int]]):
             raise ValueError("has_text is empty: no videos to sample")
         if lengths is not None and len(lengths) != len(has_text):
             raise ValueError(f"lengths has {len(lengths)} entries, has_text {len(has_text)}")
-        share = float(has_text.mean()) if has_text.size else 0.0
+        share = float(has_text.mean())
         ratio = share if text_ratio is None else float(text_ratio)
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f"text_ratio must be in [0, 1], not {ratio}")

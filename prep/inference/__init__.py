@@ -6,6 +6,6 @@
 """
 
 from .export import export_model, is_export
-from .translator import Translator
+from .translator import Translator, descriptions_for
 
-__all__ = ["Translator", "export_model", "is_export"]
+__all__ = ["Translator", "descriptions_for", "export_model", "is_export"]

@@ -83,6 +83,21 @@ class Translator:
         model, tokenizer, target, spec = load_export(folder, device, need_mask=mode.name == "ensemble")
         return cls(model, tokenizer, target, spec, mode, beams, text_model)
 
+    @classmethod
+    def open(cls, path: str | Path, *, checkpoint: str = "best", mode: InferenceMode | None = None, beams: int = 1,
+             text_model: str | None = None, store_url: str | None = None, storage_options: dict | None = None,
+             device: str = "auto") -> Translator:  # fmt: skip
+        """An exported model (``from_pretrained``) or a run (``from_run``), whichever ``path`` holds. InputError
+        when ``store_url`` or another checkpoint than "best" is asked of an export (it has one, and no store)."""
+        from .export import is_export
+
+        if not is_export(path):
+            return cls.from_run(path, checkpoint=checkpoint, mode=mode, beams=beams, text_model=text_model,
+                                store_url=store_url, storage_options=storage_options, device=device)  # fmt: skip
+        if store_url or checkpoint != "best":
+            raise InputError(f"{path} is an exported model: it has one checkpoint and needs no --store")
+        return cls.from_pretrained(path, mode=mode, beams=beams, text_model=text_model, device=device)
+
     # ------------------------------------------------------------------ text
     @property
     def encoder(self) -> Encoder:
@@ -230,3 +245,16 @@ class Translator:
             "gate": float(gate_per_sample(outputs[0]["gate"], outputs[0]["mask"])[0]),
             "confidence": float(token_statistics(log_probs, log_probs, labels)["confidence_a"][0]),
         }
+
+
+def descriptions_for(videos: list[VideoFile], description: str | None = None,
+                     descriptions_file: str | Path | None = None) -> tuple[dict[str, str], list[str]]:  # fmt: skip
+    """({video id: description}, ids of ``descriptions_file`` that are not among ``videos``): ``description``
+    is the one video's, ``descriptions_file`` rows of id, description (CSV, TSV or JSONL, as for `mmprep
+    encode-text`)."""
+    from ..tables import read_rows
+
+    if descriptions_file is None:
+        return ({videos[0].id: description} if description is not None else {}), []
+    texts = {row["id"]: row["description"] for row in read_rows(descriptions_file, "description-row")}
+    return texts, sorted(set(texts) - {v.id for v in videos})

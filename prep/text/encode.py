@@ -157,6 +157,12 @@ class TextSummary:
     mask_init_stale: bool
 
 
+def encoder_provenance(encoder: Encoder, pooling: str, max_length: int) -> dict:
+    """What the text features came from: enough to encode a new description as the store's were encoded."""
+    return {"model": encoder.name, "revision": encoder.revision, "pooling": pooling, "max_length": max_length,
+            "dtype": str(encoder.dtype).removeprefix("torch."), "device": str(encoder.device), "dim": encoder.dim}  # fmt: skip
+
+
 def encode_store(
     store: Store,
     encoder: Encoder,
@@ -191,21 +197,9 @@ def encode_store(
             np.concatenate(encoded.token_features) if rows.size else np.zeros((0, encoder.dim), dtype=np.float32)
         )  # rows are ascending, so the tokens are in row order
     n_empty = int((descriptions.given & ~has_text).sum())
-    provenance = {
-        "model": encoder.name,
-        "revision": encoder.revision,
-        "pooling": pooling,
-        "max_length": max_length,
-        "dtype": str(encoder.dtype).removeprefix("torch."),
-        "device": str(encoder.device),
-        "created": now(),
-        "dim": encoder.dim,
-        "n_with_text": int(rows.size),
-        "n_empty": n_empty,
-        "n_truncated": encoded.n_truncated,
-        "source": descriptions.source,
-        "keep_tokens": keep_tokens,
-    }
+    provenance = {**encoder_provenance(encoder, pooling, max_length), "created": now(), "n_with_text": int(rows.size),
+                  "n_empty": n_empty, "n_truncated": encoded.n_truncated, "source": descriptions.source,
+                  "keep_tokens": keep_tokens}  # fmt: skip
     had_mask = store.mask_init_info is not None
     stored = [t if keep else "" for t, keep in zip(descriptions.texts, has_text, strict=True)]
     generation = store.write_text(has_text, stored, features, provenance, token_features, token_count)

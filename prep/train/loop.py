@@ -32,13 +32,13 @@ from .curves import MetricsLog
 from .diagnostics import (
     COSINE_WARNING,
     first_batch_check,
-    gate_means,
     grad_norms,
     mask_position,
     render_first_batch,
     typical_distance,
 )
 from .distributed import Dist, init_distributed, shutdown
+from .objective import batch_loss
 from .optim import build_optimizer, clip_gradients, warmup_cosine
 from .run_dir import FIRST_BATCH, metrics_size, run_store, write_config
 from .setup import build_loaders, build_model, load_data, placeholder_schedule, text_dropout_from
@@ -273,66 +273,66 @@ class Trainer:
         return self.dist.mean(float(self.stop_requested)) > 0
 
     def _optimizer_step(self, batches) -> dict:
-        """Accumulate up to ``grad_accum`` batches (fewer at the epoch's end) and step. Returns the step's stats."""
-        config, model = self.config, self.model
-        model.train()
+        """Accumulate up to ``grad_accum`` batches (fewer at the epoch's end) and step, unless a loss or gradient
+        is not finite on any rank (then every rank skips or stops, ``--on-nan``). Returns the step's record."""
+        config = self.config
+        self.model.train()
         step_started = time.perf_counter()
-        totals = {"loss": 0.0, "ctc_loss": 0.0, "data_wait": 0.0, "p": 0.0, "ids": []}
-        gates: list[dict] = []
         kind = self.schedule.kind(self.epoch, self.step) if self.schedule else None
-        n = 0
-        while n < config["grad_accum"] and self.batch_in_epoch < len(self.sampler):
+        parts: list[dict] = []
+        ids: list[str] = []
+        data_wait = 0.0
+        while len(parts) < config["grad_accum"] and self.batch_in_epoch < len(self.sampler):
             start = time.perf_counter()
             batch = next(batches)
-            totals["data_wait"] += time.perf_counter() - start
+            data_wait += time.perf_counter() - start
             self.batch_in_epoch += 1
-            batch = to_device(batch, self.device)
-            labels = target_ids(self.tokenizer, batch["translations"], config["max_target_length"]).to(self.device)
-            keep, p = self.text_dropout(batch["has_text"], self.dropout_generator)
-            present = keep
-            if config["dropout_to"] == "zeros":  # dropped text becomes zeros, the indicator still says "text"
-                batch["text"] = batch["text"] * keep[:, None].to(batch["text"].dtype)
-                present = batch["has_text"]
-            inputs = hide_words(self.module.backbone, labels, config["word_dropout"], self.tokenizer.unk_token_id)
-            with self._autocast():
-                out = model(batch, labels, present=present, kind=kind, label_smoothing=config["label_smoothing"],
-                            decoder_input_ids=inputs)  # fmt: skip
-            del out["logits"]  # [B, L, vocabulary]: not kept through the backward pass
-            loss = out["loss"]
-            if "ctc_loss" in out:
-                loss = loss + config["ctc_weight"] * out["ctc_loss"]
-                totals["ctc_loss"] += out["ctc_loss"].item()
-            if config["mask_pull"] and self.module.placeholder.mask is not None:
-                pull = (self.module.placeholder.mask[0] - self.mask_init.to(self.device)).pow(2).sum()
-                loss = loss + config["mask_pull"] * pull
-            loss = loss / config["grad_accum"]  # the pull too: its strength per step does not depend on grad_accum
-            totals["ids"] += list(batch["ids"])
+            ids += list(batch["ids"])
             self.seen_ids.update(batch["ids"])
+            loss, part = self._batch_loss(batch, kind)
+            loss = loss / config["grad_accum"]  # the pull too: its strength per step does not depend on grad_accum
             if self.dist.mean(float(not torch.isfinite(loss))) > 0:  # every rank skips together
-                return self._non_finite("loss", totals["ids"])
+                return self._non_finite("loss", ids)
             loss.backward()
-            totals["loss"] += loss.item()
-            totals["p"] += p
-            gates.append(gate_means(out["gate"].detach(), out["mask"], present))
-            n += 1
+            parts.append({**part, "loss": loss.item()})
         norms_before = grad_norms(self.module)
         if not all(math.isfinite(v) for v in norms_before.values()):
-            return self._non_finite("gradient", totals["ids"])
+            return self._non_finite("gradient", ids)
         clipped = clip_gradients(self.module, config)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        n = len(parts)
         return {
-            "loss": self.dist.mean(totals["loss"] * config["grad_accum"] / n),
+            "loss": self.dist.mean(sum(p["loss"] for p in parts) * config["grad_accum"] / n),
             "lr": self.optimizer.param_groups[0]["lr"],
-            "text_dropout_p": totals["p"] / n,
-            "ctc_loss": self.dist.mean(totals["ctc_loss"] / n) if self.module.gloss_head is not None else None,
-            "data_wait": totals["data_wait"],
+            "text_dropout_p": sum(p["p"] for p in parts) / n,
+            "ctc_loss": self.dist.mean(sum(p["ctc_loss"] for p in parts) / n)
+            if self.module.gloss_head is not None
+            else None,
+            "data_wait": data_wait,
             "seconds": time.perf_counter() - step_started,
             "placeholder": kind or self.module.placeholder.kind,
             "grad_norm": {**norms_before, "total": clipped["total"]},  # before clipping
-            **_mean_of(gates),
+            **_mean_of([p["gate"] for p in parts]),
         }
+
+    def _batch_loss(self, batch: dict, kind: str | None) -> tuple[torch.Tensor, dict]:
+        """One batch on the device with both dropouts applied (text dropout: whose description the model does
+        not see; word dropout: target words hidden from the decoder's input), and its loss and parts
+        (prep/train/objective.py), with the text dropout rate ``p``."""
+        config = self.config
+        batch = to_device(batch, self.device)
+        labels = target_ids(self.tokenizer, batch["translations"], config["max_target_length"]).to(self.device)
+        keep, p = self.text_dropout(batch["has_text"], self.dropout_generator)
+        present = keep
+        if config["dropout_to"] == "zeros":  # dropped text becomes zeros, the indicator still says "text"
+            batch["text"] = batch["text"] * keep[:, None].to(batch["text"].dtype)
+            present = batch["has_text"]
+        inputs = hide_words(self.module.backbone, labels, config["word_dropout"], self.tokenizer.unk_token_id)
+        loss, parts = batch_loss(self.model, batch, labels, present=present, decoder_inputs=inputs, kind=kind,
+                                 config=config, mask_init=self.mask_init, autocast=self._autocast())  # fmt: skip
+        return loss, {**parts, "p": p}
 
     def _non_finite(self, what: str, ids: list[str]) -> dict:
         self.optimizer.zero_grad(set_to_none=True)

@@ -133,22 +133,6 @@ def test_max_frames_takes_the_middle_of_equal_segments(real_store):
     assert prep.PoseDataset(real_store, split="dev", max_frames=50)[0]["length"] == 30  # shorter: untouched
 
 
-def test_random_frames_follow_torchs_seed(real_store):
-    full = prep.PoseDataset(real_store, normalize=False)[0]["keypoints"]
-    ds = prep.PoseDataset(real_store, normalize=False, max_frames=10, random_frames=True)
-
-    def frames():
-        picked = ds[0]["keypoints"]
-        return [int(np.flatnonzero((full == picked[k]).all(axis=(1, 2)))[0]) for k in range(10)]
-
-    torch.manual_seed(5)
-    first = frames()
-    torch.manual_seed(5)
-    assert frames() == first
-    assert all(int(k * 9.7) <= f < (k + 1) * 9.7 for k, f in enumerate(first)), "one frame per segment"
-    assert any(frames() != first for _ in range(5))
-
-
 def test_cache_gives_the_same_items_in_float16(real_store):
     plain = prep.PoseDataset(real_store)
     cached = prep.PoseDataset(real_store, cache=True)

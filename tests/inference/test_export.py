@@ -146,3 +146,11 @@ def test_not_an_export_and_an_occupied_folder(video_run, tmp_path, cli):
     (tmp_path / "x").write_text("")
     result = cli("export-model", video_run.run, "--out", tmp_path, expect=1)
     assert "exists and is not empty" in result.output
+
+
+def test_open_takes_a_run_or_an_export_and_refuses_a_store_for_an_export(video_run, exported, sample_video):
+    from_export, from_run = Translator.open(exported), Translator.open(video_run.run)
+    assert from_export.translate(sample_video)["translation"] == from_run.translate(sample_video)["translation"]
+    for asked in ({"store_url": video_run.store}, {"checkpoint": "last"}):
+        with pytest.raises(InputError, match="is an exported model: it has one checkpoint and needs no --store"):
+            Translator.open(exported, **asked)

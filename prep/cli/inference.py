@@ -1,4 +1,7 @@
-"""`mmprep translate` and `mmprep export-model`."""
+"""`mmprep translate` and `mmprep export-model`: using a trained model (prep/inference).
+
+`export-model` is here, not beside `mmprep export` (prep/cli/interop.py): that one writes the store's keypoints in
+other tools' formats; this one packs a trained model for `translate`, and the two share the model's spec."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
 from .base import main
 from .options import decoding_options, store_option
 
@@ -66,12 +68,9 @@ def translate_command(model, videos, description, descriptions_file, text_model,
       mmprep translate models/stage2 videos/ --descriptions descriptions.jsonl --out translations.jsonl
       mmprep translate runs/stage2 videos/ --mode conservative --alpha 0.5 --beam 4 --out t.jsonl
     """
-    from tqdm import tqdm
-
     from ..evaluate import InferenceMode
-    from ..inference import Translator, is_export
+    from ..inference import Translator, descriptions_for
     from ..inference.extraction import find_all
-    from ..tables import read_rows
 
     if description is not None and descriptions_file is not None:
         raise click.UsageError("give --description (one video) or --descriptions FILE (many), not both")
@@ -79,49 +78,48 @@ def translate_command(model, videos, description, descriptions_file, text_model,
     found = find_all(list(videos), glob)
     if description is not None and len(found) != 1:
         raise click.UsageError(f"--description is for one video; these are {len(found)}: use --descriptions FILE")
-    texts = {found[0].id: description} if description is not None else {}
-    if descriptions_file is not None:
-        texts = {row["id"]: row["description"] for row in read_rows(descriptions_file, "description-row")}
-        unused = sorted(set(texts) - {v.id for v in found})
-        if unused:
-            click.echo(f"note: {len(unused)} id(s) of {descriptions_file} are not among the videos, e.g. {unused[0]}",
-                       err=True)  # fmt: skip
-    if is_export(model):
-        if store_url or checkpoint != "best":
-            raise InputError(f"{model} is an exported model: it has one checkpoint and needs no --store")
-        translator = Translator.from_pretrained(
-            model, mode=inference, beams=beams, text_model=text_model, device=device
-        )
-    else:
-        translator = Translator.from_run(model, checkpoint=checkpoint, mode=inference, beams=beams,
-                                         text_model=text_model, store_url=store_url, storage_options=storage_options,
-                                         device=device)  # fmt: skip
-    failures = []
+    texts, unused = descriptions_for(found, description, descriptions_file)
+    if unused:
+        click.echo(f"note: {len(unused)} id(s) of {descriptions_file} are not among the videos, e.g. {unused[0]}",
+                   err=True)  # fmt: skip
+    translator = Translator.open(model, checkpoint=checkpoint, mode=inference, beams=beams, text_model=text_model,
+                                 store_url=store_url, storage_options=storage_options, device=device)  # fmt: skip
+    failures = _print_translations(translator.translate_many(found, texts, workers), translator.notes, len(found),
+                                   out, quiet)  # fmt: skip
+    if out:
+        click.echo(f"wrote {len(found) - failures} translation(s) to {out}", err=True)
+    if failures:
+        click.echo(f"{failures} of {len(found)} video(s) failed (exit status {EXIT_SOME_FAILED})", err=True)
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _print_translations(records, notes: list[str], total: int, out: Path | None, quiet: bool) -> int:
+    """Print each translation (or write it to ``out`` as a JSONL line) as it comes, with the translator's
+    ``notes`` and failures on stderr; returns how many failed."""
+    from tqdm import tqdm
+
+    failures = 0
     sink = open(out, "w", encoding="utf-8") if out else None  # noqa: SIM115 (closed below, also on Ctrl-C)
     try:
-        with tqdm(total=len(found), unit="video", desc="translating", disable=True if quiet else None,
+        with tqdm(total=total, unit="video", desc="translating", disable=True if quiet else None,
                   file=sys.stderr) as bar:  # fmt: skip
-            for record in translator.translate_many(found, texts, workers):
+            for record in records:
                 bar.update(1)
-                for note in translator.notes:
+                for note in notes:
                     tqdm.write(f"note: {note}", file=sys.stderr)
-                translator.notes.clear()
+                notes.clear()
                 if "error" in record:
-                    failures.append(record)
+                    failures += 1
                     tqdm.write(f"{record['id']}: failed: {record['error']}", file=sys.stderr)
                 if sink:
                     sink.write(json.dumps(record, ensure_ascii=False) + "\n")
                     sink.flush()
                 elif "error" not in record:
-                    click.echo(record["translation"] if len(found) == 1 else f"{record['id']}\t{record['translation']}")
+                    click.echo(record["translation"] if total == 1 else f"{record['id']}\t{record['translation']}")
     finally:
         if sink:
             sink.close()
-    if out:
-        click.echo(f"wrote {len(found) - len(failures)} translation(s) to {out}", err=True)
-    if failures:
-        click.echo(f"{len(failures)} of {len(found)} video(s) failed (exit status {EXIT_SOME_FAILED})", err=True)
-        sys.exit(EXIT_SOME_FAILED)
+    return failures
 
 
 @main.command("export-model")
