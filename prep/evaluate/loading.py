@@ -15,7 +15,6 @@ from ..store import Store, open_store
 from ..text.hub import resolve_device
 from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
-from ..train.config import resolve_saved
 from ..train.run_dir import require_run, run_store
 
 DATA_OPTIONS = ("points", "normalize", "max_frames")
@@ -64,8 +63,8 @@ def load_run(
     ``need_mask`` (the ensemble) gives a model trained without a mask embedding the store's ``mask_init`` (the
     mean train-split text feature, the value a mask embedding starts from) as its mask placeholder, frozen."""
     run_dir = require_run(run_dir)
-    state = checkpoints.load(run_dir, checkpoint)
-    config = resolve_saved(state["config"])
+    state = checkpoints.load(run_dir, checkpoint)  # its configurations read as the run was trained
+    config = state["config"]
     backbone, tokenizer = rebuild_backbone(run_dir, state["model"])
     model_config = ModelConfig.from_dict(state["model_config"])
     # The mask parameter needs some initial value to exist; the checkpoint's weights replace it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import NamedTuple
 
 import torch
@@ -12,8 +12,16 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .. import schemas
 from .fusion import GatedFusion, TextPlaceholder, TokenFusion, split_placeholder
 from .pose_encoder import PoseEncoder
+
+
+def _training_default(option: str):
+    """A field whose default is the training option's (schemas/train-config.schema.json): a ModelConfig built with
+    defaults is the model a new `mmprep train` run builds. A saved one never takes them: it records every field,
+    and prep/train/migrations.py gives an older file the values of its time."""
+    return field(default_factory=lambda: schemas.load("train-config")["properties"][option]["default"])
 
 
 @dataclass
@@ -22,26 +30,28 @@ class ModelConfig:
 
     n_points: int
     text_dim: int
-    placeholder: str = "mask+indicator"
+    placeholder: str = _training_default("placeholder")
     # Base placeholders the model must be able to use (an alternation schedule may need zero and mask).
     placeholder_kinds: tuple[str, ...] = ()
-    fusion: str = "token"
-    text_tokens: bool = False  # token fusion: the description's per-token features as more input steps
-    text_prior: bool = False  # a word prior on the output logits; False: checkpoints from before the option
-    prior_coverage: bool = False  # with the prior: a word already said counts less (False: older checkpoints)
-    prior_tokens: bool = False  # with the prior and text_tokens: the prior also from the summed token features
-    gate_bias: float = -4.0
-    noise_scale: float = 0.1
-    pose_layers: int = 2
-    pose_kernel: int = 5
-    pose_stride: int = 1
-    pose_velocity: bool = True
-    pose_positions: bool = False  # False: checkpoints from before the option (training's default is true)
-    dropout: float = 0.1
+    fusion: str = _training_default("fusion")
+    # Token fusion: the description's per-token features as more input steps. Training's default (null) decides by
+    # the store; without a store, none.
+    text_tokens: bool = False
+    text_prior: bool = _training_default("text_prior")  # a word prior on the output logits
+    prior_coverage: bool = _training_default("prior_coverage")  # with the prior: a word already said counts less
+    prior_tokens: bool = _training_default("prior_tokens")  # with the prior and text_tokens: also from the tokens
+    gate_bias: float = _training_default("gate_bias")
+    noise_scale: float = _training_default("noise_scale")
+    pose_layers: int = _training_default("pose_layers")
+    pose_kernel: int = _training_default("pose_kernel")
+    pose_stride: int = _training_default("pose_stride")
+    pose_velocity: bool = _training_default("pose_velocity")
+    pose_positions: bool = _training_default("pose_positions")
+    dropout: float = _training_default("dropout")
     # The training split's gloss vocabulary: with one, a CTC head on the pose features learns to recognise the
     # glosses (an auxiliary loss, ``ctc_weight``); empty: no head.
     glosses: tuple[str, ...] = ()
-    gloss_input: bool = False  # the CTC head's reading of each pose step also goes into the backbone
+    gloss_input: bool = _training_default("gloss_input")  # the CTC head's reading of each pose step goes in too
 
     def __post_init__(self):
         if self.text_tokens and self.fusion != "token":
@@ -65,8 +75,13 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
-        """The inverse of ``to_dict`` (a checkpoint's ``model_config``)."""
-        tuples = {k: tuple(values.get(k, ())) for k in ("placeholder_kinds", "glosses")}
+        """The inverse of ``to_dict``: every field, no default taken (a saved one is read through
+        ``prep.train.migrations.model``, which gives an older file the values of its time). ValueError naming
+        what is missing."""
+        missing = [f.name for f in fields(cls) if f.name not in values]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+        tuples = {k: tuple(values[k]) for k in ("placeholder_kinds", "glosses")}
         return cls(**{**values, **tuples})
 
 

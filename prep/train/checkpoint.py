@@ -5,7 +5,8 @@ Ctrl-C; ``best.pt``, the model without the optimiser's state, when the dev BLEU 
 temporary file and renamed, so a crash or a full disk while saving leaves the previous one intact. They hold
 only tensors and plain values, and are loaded with ``weights_only=True``: nothing in a checkpoint runs, whoever
 wrote it. Every command that reads a run's checkpoint (eval, translate, export-model, train --resume) reads it
-with ``load``.
+with ``load``, which reads its configurations (``config``, ``model_config``) through the migration table of the
+format version it records (``prep.train.migrations``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 
 from ..errors import DiskFullError, InputError, is_disk_full, no_space
+from . import migrations
+from .config import resolve_saved
 from .run_dir import checkpoint_path as path
 
 REQUIRED = ("model", "progress", "config", "model_config")  # what every checkpoint of `mmprep train` holds
@@ -42,8 +45,9 @@ def save(run_dir: Path, which: str, state: dict) -> Path:
 
 
 def load(run_dir: Path, which: str = "last") -> dict:
-    """The run's ``which`` checkpoint. InputError naming the file when it is missing, damaged (cut short by a
-    failed copy, overwritten) or no checkpoint of `mmprep train`, with what to do instead."""
+    """The run's ``which`` checkpoint, its ``config`` resolved as the run was trained and its ``model_config``
+    complete, in today's format. InputError naming the file when it is missing, damaged (cut short by a failed
+    copy, overwritten), no checkpoint of `mmprep train` or written by a newer mmprep, with what to do instead."""
     source = path(run_dir, which)
     if not source.exists():
         raise InputError(f"no {which} checkpoint in {run_dir} ({source} is missing)")
@@ -62,7 +66,12 @@ def load(run_dir: Path, which: str = "last") -> dict:
     if missing:
         what = f"{source} is not a checkpoint of `mmprep train` (it has no {', '.join(missing)})"
         raise InputError(f"{what}. {_instead(run_dir, which)}")
-    return state
+    version, state = migrations.split_version(state, str(source))
+    return {
+        **state,
+        "config": resolve_saved(state["config"], version, f"{source}: config"),
+        "model_config": migrations.model(state["model_config"], version, f"{source}: model_config"),
+    }
 
 
 def _instead(run_dir: Path, which: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import schemas
 from ..errors import InputError
+from . import migrations
 
 SCHEMA = "train-config"
 GROUP_ORDER = ("data", "model", "strategy", "optimization", "run")
@@ -34,20 +35,25 @@ def check(config: dict, origin: str) -> dict:
     return config
 
 
-def load_toml(path: str | Path) -> dict:
+def read_toml(path: str | Path) -> dict:
+    """The values of a TOML file, unchecked. InputError naming the file when it cannot be read or parsed."""
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: not valid TOML: {e}") from e
+
+
+def load_toml(path: str | Path) -> dict:
+    """The options of a ``--config`` file, checked: as given, over today's defaults (``resolve``). A run's
+    config.toml serves too; its format version is checked (not newer than this mmprep's) and left out."""
+    _, values = migrations.split_version(read_toml(path), str(path))
     return check(values, str(path))
 
 
 TINY_LR, PRETRAINED_LR = 1e-3, 3e-4
-# Options whose default changed after they were added: a run saved before one existed was trained with this value.
-BEFORE_THE_OPTION = {"word_dropout": 0.0}
 
 
 def resolve(file_values: dict, flags: dict) -> dict:
@@ -59,10 +65,11 @@ def resolve(file_values: dict, flags: dict) -> dict:
     return config
 
 
-def resolve_saved(values: dict, overrides: dict | None = None) -> dict:
-    """A saved run's configuration (its config.toml or a checkpoint's) as the run was trained: an option it does
-    not have takes its value from before the option existed (``BEFORE_THE_OPTION``), else its default."""
-    return resolve({**BEFORE_THE_OPTION, **values}, overrides or {})
+def resolve_saved(values: dict, version: int, origin: str, overrides: dict | None = None) -> dict:
+    """A saved run's configuration (its config.toml's or a checkpoint's ``config``, written in format ``version``)
+    as the run was trained, through the migration table (``prep.train.migrations``), with ``overrides``. No
+    option takes today's default. InputError naming ``origin`` when the file is of a newer mmprep or damaged."""
+    return resolve(migrations.options(values, version, origin), overrides or {})
 
 
 def parse_value(name: str, text: str):
@@ -95,10 +102,13 @@ def format_value(value) -> str:
     return str(value)
 
 
-def to_toml(config: dict) -> str:
-    """The configuration as TOML, grouped as in --help. Unset (null) options are left out."""
+def to_toml(config: dict, version: int | None = None) -> str:
+    """The configuration as TOML, grouped as in --help. Unset (null) options are left out. With ``version``, a run's
+    saved configuration: its format version (``prep.train.migrations``) comes first."""
     props = options()
     lines = ["# mmprep train: the resolved configuration of this run (schemas/train-config.schema.json)"]
+    if version is not None:
+        lines.append(f"{migrations.VERSION_KEY} = {version}  # the format version: how later mmprep versions read it")
     for group in GROUP_ORDER:
         lines.append(f"\n# {group}")
         for name, spec in props.items():

@@ -27,7 +27,6 @@ from ..errors import MmprepError, is_disk_full
 from ..model.decoding import hide_words, target_ids, to_device, translate
 from ..store.location import absolute, default_url
 from . import checkpoint
-from .config import to_toml
 from .curves import MetricsLog
 from .diagnostics import (
     COSINE_WARNING,
@@ -38,6 +37,7 @@ from .diagnostics import (
     typical_distance,
 )
 from .distributed import Dist, init_distributed, shutdown
+from .migrations import CONFIG_VERSION, VERSION_KEY
 from .objective import batch_loss
 from .optim import build_optimizer, clip_gradients, warmup_cosine
 from .run_dir import FIRST_BATCH, metrics_size, run_store, write_config
@@ -133,6 +133,7 @@ class Trainer:
             "model_config": self.module.config.to_dict(),
             "config": {k: v for k, v in self.config.items() if v is not None},
             "toolkit_version": __version__,
+            VERSION_KEY: CONFIG_VERSION,  # of config and model_config: how later mmprep versions read them
         }
         if which == "last":
             state |= {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -168,7 +169,7 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict:
         if self.dist.is_main:
-            write_config(self.run_dir, to_toml(self.config))
+            write_config(self.run_dir, self.config)
         self.metrics = MetricsLog(self.run_dir, self.config["log_to"], self.resumed) if self.dist.is_main else None
         try:
             return self._run()

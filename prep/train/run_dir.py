@@ -1,6 +1,7 @@
 """A run directory: what `mmprep train` writes, and the one place that names its files.
 
-    RUN_DIR/config.toml        the resolved configuration, seed included (``--resume`` reads it back)
+    RUN_DIR/config.toml        the resolved configuration, seed included, and its format version (``--resume``
+                               and every other reader read it back through ``prep.train.migrations``)
     RUN_DIR/metrics.jsonl      one JSON object per logged step, dev evaluation, skipped step and epoch end
     RUN_DIR/first_batch.json   the first-batch check (docs/missing-modality.md, section 6)
     RUN_DIR/checkpoints/       last.pt and best.pt (prep/train/checkpoint.py)
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from ..errors import InputError, StoreError
 from ..store.location import Location, absolute, default_url, is_relative
-from .config import load_toml, resolve_saved
+from . import migrations
+from .config import read_toml, resolve_saved, to_toml
 
 CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
@@ -71,12 +73,15 @@ def require_run(run_dir: str | Path) -> Path:
 
 def read_config(run_dir: str | Path, overrides: dict | None = None) -> dict:
     """The run's resolved configuration as it was trained (``config.resolve_saved``), checked against the schema."""
-    return resolve_saved(load_toml(require_run(run_dir) / CONFIG), overrides)
+    path = require_run(run_dir) / CONFIG
+    version, values = migrations.split_version(read_toml(path), str(path))
+    return resolve_saved(values, version, str(path), overrides)
 
 
-def write_config(run_dir: Path, toml_text: str) -> None:
+def write_config(run_dir: Path, config: dict) -> None:
+    """The run's config.toml: ``config`` in today's format version."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG).write_text(toml_text, encoding="utf-8")
+    (run_dir / CONFIG).write_text(to_toml(config, migrations.CONFIG_VERSION), encoding="utf-8")
 
 
 def append_metrics(run_dir: Path, record: dict) -> None:

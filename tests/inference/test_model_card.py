@@ -7,7 +7,7 @@ from prep.model.translation import ModelConfig
 
 
 def test_the_card_names_the_settings_of_the_fusion_in_use():
-    gated = ModelConfig(n_points=4, text_dim=8, fusion="gate", gate_bias=-3.0)
+    gated = ModelConfig(n_points=4, text_dim=8, fusion="gate", gate_bias=-3.0, text_prior=False, prior_coverage=False)
     assert _fusion(gated).startswith("`gate`") and "initial bias -3" in _fusion(gated)
     assert "has-text indicator goes into the gate" in _fusion(gated) and "no text prior" in _fusion(gated)
     assert _how_text_enters(gated) == "through a gate on the pose features"

@@ -105,7 +105,7 @@ def coverage_model() -> SignTranslationModel:
 def test_prior_coverage_starts_at_zero_and_counts_only_videos_with_text():
     model = model_for("mask", text_prior=True, prior_coverage=True).eval()
     batch = make_batch()
-    plain = model_for("mask", text_prior=True).eval()
+    plain = model_for("mask", text_prior=True, prior_coverage=False).eval()
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if k != "prior_coverage"})
     torch.testing.assert_close(model(batch, labels())["logits"], plain(batch, labels())["logits"])  # starts as without
     model(batch, labels())["loss"].backward()
@@ -116,7 +116,7 @@ def test_prior_coverage_starts_at_zero_and_counts_only_videos_with_text():
     fused = coverage_model().fuse(batch, gate_scale=torch.full((4,), 0.5))
     torch.testing.assert_close(fused.coverage, torch.tensor([1.5, 0.0, 1.5, 0.0]))
     with pytest.raises(ValueError, match="needs the text prior"):
-        ModelConfig(P, DT, prior_coverage=True)
+        ModelConfig(P, DT, text_prior=False, prior_coverage=True)
 
 
 def test_prior_coverage_is_the_same_rule_in_training_and_in_every_decoding_path():

@@ -265,21 +265,3 @@ def test_the_prior_and_its_coverage_are_on_by_default_and_both_go_with_no_text_p
     train(config_for(synth_store, max_steps=2, text_prior=False), tmp_path / "plain", progress=False)
     saved = checkpoint.load(tmp_path / "plain", "last")["model_config"]
     assert not saved["text_prior"] and not saved["prior_coverage"]  # coverage refines the prior: nothing to refine
-
-
-def test_a_run_saved_before_word_dropout_resumes_without_it(tmp_path):
-    from prep.train.config import defaults, resolve_saved, to_toml
-    from prep.train.run_dir import CONFIG, read_config, resumed_config
-
-    config = resolve({}, {"store": "s.zarr", "backbone": "tiny"})
-    assert defaults()["word_dropout"] > 0  # a new run hides words
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / CONFIG).write_text(to_toml({k: v for k, v in config.items() if k != "word_dropout"}))
-    assert read_config(old)["word_dropout"] == 0.0 and resumed_config(old, {})["word_dropout"] == 0.0
-    saved = {k: v for k, v in config.items() if k != "word_dropout"}  # a checkpoint's configuration, as eval reads it
-    assert resolve_saved(saved)["word_dropout"] == 0.0
-    new = tmp_path / "new"
-    new.mkdir()
-    (new / CONFIG).write_text(to_toml({**config, "word_dropout": 0.2}))
-    assert resumed_config(new, {})["word_dropout"] == 0.2
