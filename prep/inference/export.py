@@ -27,6 +27,7 @@ from ..errors import DiskFullError, InputError, is_disk_full, no_space
 from ..evaluate.loading import Run, load_run
 from ..model.translation import ModelConfig, SignTranslationModel
 from ..text.hub import load_tokenizer, quiet_transformers, resolve_device
+from ..train import migrations
 from ..train.checkpoint import tensor_bytes
 from ..train.run_dir import BACKBONE as RUN_BACKBONE
 from . import model_card
@@ -96,6 +97,7 @@ def load_export(folder: str | Path, device: str = "auto", need_mask: bool = Fals
     """(model in eval mode on its device, tokenizer, device, spec) of an exported folder."""
     folder = Path(folder)
     spec = _read_spec(folder)
+    version, _ = migrations.split_version(spec, str(folder / SPEC))  # of its model's configuration
     _check_files(folder, spec["files"])
     try:
         with quiet_transformers():
@@ -107,10 +109,7 @@ def load_export(folder: str | Path, device: str = "auto", need_mask: bool = Fals
         weights = load_file(folder / WEIGHTS)
     except (SafetensorError, OSError) as e:
         raise InputError(f"{folder / WEIGHTS}: not a readable safetensors file ({e}); export the model again") from e
-    try:
-        config = ModelConfig.from_dict(spec["model"])
-    except ValueError as e:  # options that do not go together
-        raise InputError(f"{folder / SPEC}: model: {e}; export the model again") from e
+    config = ModelConfig.from_dict(migrations.model(spec["model"], version, f"{folder / SPEC}: model"))
     store_mask = weights.pop(STORE_MASK, None)
     mask = torch.zeros(config.text_dim) if "mask" in config.placeholder_kinds else None  # replaced by the weights
     model = SignTranslationModel(backbone, config, mask)

@@ -1,6 +1,7 @@
 """What translating a new video needs besides the weights, as one JSON-able dict: read from a run and its store,
 or from an exported folder's ``mmprep-model.json``.
 
+    config_version  the format version of ``model`` and ``training`` (``prep.train.migrations``)
     model        the ModelConfig (``prep.model.translation``)
     data         the layout the store's poses follow, the selected points by name, normalize, max_frames
     extraction   the `mmprep extract` options of the store's videos (``prep.inference.extraction``)
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 from .._version import __version__
 from ..evaluate.loading import Run
+from ..train.migrations import CONFIG_VERSION, VERSION_KEY
 from .extraction import extraction_options
 
 FORMAT = "mmprep-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config_version (a reader of version 1 would take the new field for a damaged file)
 
 
 def run_spec(run: Run) -> tuple[dict, list[str]]:
@@ -28,6 +30,7 @@ def run_spec(run: Run) -> tuple[dict, list[str]]:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "toolkit_version": __version__,
+        VERSION_KEY: CONFIG_VERSION,
         "source": {
             "run": str(run.run_dir.resolve()),
             "checkpoint": run.checkpoint,
