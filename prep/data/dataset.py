@@ -194,6 +194,20 @@ class PoseDataset(torch.utils.data.Dataset):
                          gloss=self.glosses[i], text_tokens=tokens)  # fmt: skip
 
 
+def model_input(config: dict, text_tokens: bool) -> dict:
+    """How a video becomes the input of a run's model, as ``PoseDataset`` keyword arguments: the points, their
+    normalisation and the frame limit of ``config`` (the run's training options), and ``text_tokens``, whether
+    the model reads the descriptions' per-token features (its ``ModelConfig.text_tokens``). The one place that
+    says which options these are: training, evaluation and translation (an exported model's spec records what
+    evaluation's dataset was built with) take them from here."""
+    return {
+        "points": config["points"],
+        "normalize": config["normalize"],
+        "max_frames": config["max_frames"],
+        "text_tokens": text_tokens,
+    }
+
+
 # ---------------------------------------------------------------------- one video, as training sees it
 # The steps from a video's stored points to a dataset item, shared with inference on new videos
 # (prep/inference/), so that a translated video goes through exactly what the model was trained on.

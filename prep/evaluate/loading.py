@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.dataset import PoseDataset
+from ..data.dataset import PoseDataset, model_input
 from ..errors import InputError, StoreError
 from ..model.translation import ModelConfig, SignTranslationModel
 from ..store import Store, open_store
@@ -16,8 +16,6 @@ from ..text.hub import resolve_device
 from ..train import checkpoint as checkpoints
 from ..train.backbone import rebuild_backbone
 from ..train.run_dir import require_run, run_store
-
-DATA_OPTIONS = ("points", "normalize", "max_frames")
 
 
 @dataclass
@@ -34,8 +32,7 @@ class Run:
 
     def dataset(self, split: str) -> PoseDataset:
         """The ``split`` of the store, read with the run's own data options (deterministic frame selection)."""
-        options = {k: self.config[k] for k in DATA_OPTIONS}
-        data = PoseDataset(self.store, split=split, text_tokens=self.model.config.text_tokens, **options)
+        data = PoseDataset(self.store, split=split, **model_input(self.config, self.model.config.text_tokens))
         if len(data.point_names) != self.model.config.n_points:
             raise StoreError(
                 f"{self.store.url}: its {self.config['points']!r} point subset has {len(data.point_names)} points; "

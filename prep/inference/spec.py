@@ -24,7 +24,7 @@ FORMAT_VERSION = 2  # 2: config_version (a reader of version 1 would take the ne
 def run_spec(run: Run) -> tuple[dict, list[str]]:
     """(the spec of a loaded run, notes for the user)."""
     store, config = run.store, run.config
-    data = run.dataset(config["train_split"])  # checks the store still matches the model
+    data = run.dataset(config["train_split"])  # the model's input as evaluation reads it; checks the store
     options, note = extraction_options(store)
     spec = {
         "format": FORMAT,
@@ -42,8 +42,8 @@ def run_spec(run: Run) -> tuple[dict, list[str]]:
         "data": {
             "layout": store.layout.to_json(),
             "points": data.point_names,
-            "normalize": config["normalize"],
-            "max_frames": config["max_frames"],
+            "normalize": data.normalize,
+            "max_frames": data.max_frames,
         },
         "extraction": {
             "stride": options.stride,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..data.dataset import PoseDataset, collate
+from ..data.dataset import PoseDataset, collate, model_input
 from ..data.sampler import StratifiedBatchSampler
 from ..errors import InputError, StoreError
 from ..model.fusion import split_placeholder
@@ -47,10 +47,7 @@ def load_data(config: dict, schedule: PlaceholderSchedule | None) -> TrainingDat
     store = open_store(config["store"] or default_url(), storage_options=config["storage_options"])
     _check_store(store, config)
     text_tokens = uses_text_tokens(config, store)
-    data_options = {
-        **{k: config[k] for k in ("points", "normalize", "max_frames", "cache")},
-        "text_tokens": text_tokens,
-    }
+    data_options = {**model_input(config, text_tokens), "cache": config["cache"]}
     train_set = PoseDataset(
         store, split=config["train_split"], augment=config["augment"], tempo_warp=config["tempo_warp"], **data_options
     )
