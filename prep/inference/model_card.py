@@ -1,7 +1,8 @@
 """The model card (README.md) of an exported model: what it was trained on, how, and how it scored.
 
-Every number comes from the run: its configuration, its store's summary (``mmprep info``), its training
-metrics (the best dev BLEU of training's greedy pass) and the reports `mmprep eval` wrote into RUN_DIR/eval/.
+Every number comes from the run: its model's configuration (the model's own settings: what its weights were built
+as), its training configuration, its store's summary (``mmprep info``), its training metrics (the best dev BLEU
+of training's greedy pass) and the reports `mmprep eval` wrote into RUN_DIR/eval/.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def _fusion(model: ModelConfig) -> str:
 
 def render(run: Run, spec: dict) -> str:
     """The card as Markdown."""
-    config, info = run.config, summarize(run.store)
+    config, model, info = run.config, run.model.config, summarize(run.store)  # the model's settings from its own
     text = spec["text_encoder"]
     extraction = spec["extraction"]
     try:
@@ -164,9 +165,9 @@ def render(run: Run, spec: dict) -> str:
         "",
         f"- backbone: `{config['backbone']}` (d_model {run.model.backbone.config.d_model}, "
         f"{run.model.backbone.config.num_layers} encoder layers)",
-        f"- pose encoder: {config['pose_layers']} temporal blocks, kernel {config['pose_kernel']}, stride "
-        f"{config['pose_stride']}, velocity {'on' if config['pose_velocity'] else 'off'}",
-        f"- missing text: placeholder `{config['placeholder']}`"
+        f"- pose encoder: {model.pose_layers} temporal blocks, kernel {model.pose_kernel}, stride {model.pose_stride}, "
+        f"velocity {'on' if model.pose_velocity else 'off'}, positions {'on' if model.pose_positions else 'off'}",
+        f"- missing text: placeholder `{model.placeholder}`"
         + (f", schedule `{config['placeholder_schedule']}`" if config["placeholder_schedule"] else "")
         + f", mask embedding from `{config['mask_init']}`, text dropout `{config['text_dropout']}` (dropped text "
         f"becomes {config['dropout_to']})",
