@@ -30,8 +30,7 @@ from pathlib import Path
 from prep.analysis.ablate import plot_curves, spread
 from prep.evaluate import read
 from prep.evaluate.summary import METRIC_NAMES
-from prep.train.config import load_toml
-from prep.train.run_dir import CONFIG, EVAL, read_metrics
+from prep.train.run_dir import EVAL, read_config, read_metrics
 
 DEFAULT = "default"
 PER_RUN = ("store", "seed", "commands", "seconds", "settings", "epochs", "beam", "mode", "split", "delta_A_B_ci")
@@ -189,10 +188,10 @@ def collect(folder: Path, out: Path) -> dict[str, list[dict]]:
         raise SystemExit(f"{folder / DEFAULT} has no finished seed: the default is every comparison's reference")
     out.mkdir(parents=True, exist_ok=True)
     default_seed = folder / DEFAULT / f"seed-{settings[DEFAULT][0]['seed']}"
-    defaults = load_toml(default_seed / "model" / CONFIG)
+    defaults = read_config(default_seed / "model")  # as trained, whichever mmprep wrote it
     store = json.loads((default_seed / "results.json").read_text(encoding="utf-8"))
     ablation = {"store": {k: v for k, v in store["store"].items() if k != "seed"}, "split": store["split"],
-                "defaults": {k: v for k, v in defaults.items() if k not in ("store", "seed")}, "settings": record}  # fmt: skip
+                "defaults": {k: v for k, v in defaults.items() if k not in ("store", "seed") and v is not None}, "settings": record}  # fmt: skip
     (out / "ablation.json").write_text(json.dumps(ablation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_csv(out / "results.csv", [r for rows in settings.values() for r in rows])
     lines = summarize(settings)
