@@ -9,6 +9,8 @@ import pytest
 
 from prep.analysis.answers import against_pose_only, main_evaluation, uses_description
 from prep.errors import InputError
+from prep.train.config import resolve
+from prep.train.run_dir import write_config
 
 REFERENCES = [f"我们{w}今天去学校" for w in "一二三四五六七八九十"]
 
@@ -47,7 +49,7 @@ def test_the_main_evaluation_is_missing_aware_greedy_and_held_out():
 def write_run(folder: Path, text_dropout: str, hypotheses: list[str], split="test") -> Path:
     """A run directory with a config.toml and an evaluation whose scenario B says ``hypotheses``."""
     (folder / "eval").mkdir(parents=True)
-    (folder / "config.toml").write_text(f'text_dropout = "{text_dropout}"\n', encoding="utf-8")
+    write_config(folder, resolve({}, {"text_dropout": text_dropout}))
     (folder / "eval" / f"{split}-missing-aware.json").write_text(json.dumps(report(split)), encoding="utf-8")
     videos = [{"id": f"v{i}", "has_text": True, "reference": r, "hypothesis": r, "hypothesis_without_text": h}
               for i, (r, h) in enumerate(zip(REFERENCES, hypotheses, strict=True))]  # fmt: skip
@@ -86,6 +88,6 @@ def test_no_pose_only_model_says_what_to_run_and_a_wrong_one_is_refused(tmp_path
         against_pose_only(run, main, run)
     unevaluated = tmp_path / "unevaluated"
     unevaluated.mkdir()
-    (unevaluated / "config.toml").write_text('text_dropout = "1.0"\n', encoding="utf-8")
+    write_config(unevaluated, resolve({}, {"text_dropout": "1.0"}))
     answer = against_pose_only(run, main, unevaluated)
     assert answer.verdict == "not measured" and f"mmprep eval {unevaluated} --split test" in answer.text
