@@ -8,13 +8,13 @@ names the options the next version added, with the value a file without them mea
 option existed), and the options it removed. A saved configuration records every option but those that are
 null (TOML has no null), so once migrated a missing option is null, and an option missing otherwise is a damaged
 file: today's defaults are for new runs only, never for a saved one. A version newer than this mmprep's is
-refused. The readers: ``config.resolve_saved`` (config.toml for --resume, report, answers; a checkpoint's
-``config``), ``checkpoint.load`` (eval, translate, export-model, the model card, --resume) and the exported
-model's loader.
+refused. The readers: ``config.resolve_saved`` (config.toml for --resume, report, answers, collect_ablation; a
+checkpoint's ``config``), ``checkpoint.load`` (eval, translate, export-model, the model card, --resume) and the
+exported model's loader.
 
-Adding an option (to schemas/train-config.schema.json, or a field to ModelConfig): raise the version by appending a
-Step that names it with the value reproducing what mmprep did before it. Changing a default needs nothing here:
-every saved file records the value its run used.
+Adding an option (to schemas/train-config.schema.json, nullable or not, or a field to ModelConfig): raise the
+version by appending a Step that names it with the value reproducing what mmprep did before it. Changing a
+default needs nothing here: every saved file records the value its run used.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Step:
 
 # STEPS[v] takes a file of version v to version v + 1.
 STEPS = (
-    # 0 -> 1: the files written before versions (up to mmprep 0.1, December 2026). Each option added since the
+    # 0 -> 1: the files written before versions (mmprep 0.1.0, until December 2026). Each option added since the
     # first training loop (9f0d429), with what the code did before it (`git log -S NAME -- schemas prep/model`).
     Step(
         options={
