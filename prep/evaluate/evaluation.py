@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from .. import bleu, schemas
+from .. import answer_key, bleu, schemas
 from .._version import __version__
 from ..data.dataset import collate
 from ..model.decoding import generate, target_ids, to_device
@@ -70,7 +70,7 @@ def evaluate(
         for video, score in zip(videos, scores, strict=True):
             video["sentence_bleu" + suffix] = score
     with_text = [v for v in videos if v["has_text"]]
-    effect = text_effect(with_text, run.store.synth, split, resamples, seed, tokenize)
+    effect = text_effect(with_text, answer_key.from_metadata(run.store.synth), split, resamples, seed, tokenize)
     applicable = effect is not None and not effect["ignores_text"]
     report = {
         "run": str(run.run_dir),
