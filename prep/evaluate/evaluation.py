@@ -22,7 +22,8 @@ from .. import answer_key, bleu, schemas
 from .._version import __version__
 from ..data.dataset import collate
 from ..model.decoding import generate, target_ids, to_device
-from ..train.diagnostics import gate_per_sample
+from ..model.fusion import TEXT_WEIGHT, with_current_names
+from ..train.diagnostics import text_weight_per_sample
 from ..train.run_dir import EVAL
 from . import metrics
 from .loading import Run, load_run
@@ -83,6 +84,7 @@ def evaluate(
         "factor": mode.factor,
         "beams": beams,
         "placeholder": run.model.config.placeholder,
+        "fusion": run.model.config.fusion,
         "mask_source": run.mask_source,
         "n": len(videos),
         "n_with_text": len(with_text),
@@ -114,16 +116,17 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, stra
     description (C): one record per video."""
     max_length = run.config["max_target_length"]
     labels = target_ids(run.tokenizer, batch["translations"], max_length).to(run.device)
-    decoded, log_probs, gates = {}, {}, {}
+    decoded, log_probs, weights = {}, {}, {}
     for scenario in SCENARIOS:
         members = mode.members(batch, scenario)
         ids = generate(run.model, batch, members, max_new_tokens=max_length, num_beams=beams, do_sample=False)
         decoded[scenario] = run.tokenizer.batch_decode(ids, skip_special_tokens=True)
         outputs = [run.model(batch, labels, **member) for member in members]
         log_probs[scenario] = metrics.mixture_log_probs([out["logits"] for out in outputs])
-        gates[scenario] = gate_per_sample(outputs[0]["gate"], outputs[0]["mask"]).cpu().numpy()
+        weights[scenario] = text_weight_per_sample(outputs[0]["text_weight"], outputs[0]["mask"]).cpu().numpy()
     stats = metrics.token_statistics(log_probs["A"], log_probs["B"], labels)
     stranger = _decode_strangers(run, mode, batch, beams, strangers)
+    weight = TEXT_WEIGHT[run.model.config.fusion].name
     return [
         {
             "id": video_id,
@@ -135,8 +138,8 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, stra
             "tokens": int(stats["tokens"][i]),
             "confidence": float(stats["confidence_a"][i]),
             "confidence_without_text": float(stats["confidence_b"][i]),
-            "gate": float(gates["A"][i]),
-            "gate_without_text": float(gates["B"][i]),
+            weight: float(weights["A"][i]),
+            weight + "_without_text": float(weights["B"][i]),
             "hypothesis_stranger_text": stranger[i],
             "stranger": strangers.donor_of.get(video_id),
         }
@@ -200,9 +203,17 @@ def write(report: dict, videos: list[dict], path: str | Path) -> Path:
     return path
 
 
-def read(path: str | Path) -> tuple[dict, list[dict]]:
-    """A report written by ``write`` and its predictions."""
+def read(path: str | Path, fusion: str | None = None) -> tuple[dict, list[dict]]:
+    """A report written by ``write`` and its predictions.
+
+    Args:
+        path: the report (``default_output``); its predictions are read from beside it (``predictions_path``).
+        fusion: the run's fusion, for a report written before reports recorded theirs: its predictions name the
+            fusion's text weight ``gate`` (``fusion.OLD_NAMES``), and get today's name from it. Without it, such
+            predictions keep the old name.
+    """
     path = Path(path)
     report = json.loads(path.read_text(encoding="utf-8"))
-    lines = predictions_path(path).read_text(encoding="utf-8").splitlines()
-    return report, [json.loads(line) for line in lines]
+    videos = [json.loads(line) for line in predictions_path(path).read_text(encoding="utf-8").splitlines()]
+    fusion = report.get("fusion", fusion)
+    return report, videos if fusion is None else [with_current_names(video, fusion) for video in videos]

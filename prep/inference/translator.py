@@ -12,7 +12,8 @@ text encoder the store's features came from (its provenance; ``text_model`` when
 ``mmprep eval``'s: the inference mode's members in scenario A, which for a video without a description is
 scenario B, the placeholder standing in. So a video of the store translates here as eval translated it.
 
-Each translation comes with the mean gate (over frames and channels, as eval reports it) and the model's
+Each translation comes with the fusion's text weight (``fusion.TEXT_WEIGHT``, as eval reports it:
+``gate_opening`` under gate fusion, ``text_norm_share`` under token fusion) and the model's
 confidence in its own output: the mean over the output tokens of the largest token probability, under
 teacher forcing on that output (eval's confidence, with the translation in place of the reference).
 """
@@ -39,10 +40,11 @@ from ..interop.base import Loaded
 from ..interop.pose_format import is_pose_file, load_pose_file
 from ..layout import Layout
 from ..model.decoding import generate, to_device
+from ..model.fusion import TEXT_WEIGHT
 from ..store import VideoResult
 from ..text.encode import encode
 from ..text.hub import Encoder, load_encoder
-from ..train.diagnostics import gate_per_sample
+from ..train.diagnostics import text_weight_per_sample
 from .extraction import extract_each
 from .spec import run_spec
 
@@ -242,7 +244,9 @@ class Translator:
             "alpha": self.mode.alpha,
             "factor": self.mode.factor,
             "beams": self.beams,
-            "gate": float(gate_per_sample(outputs[0]["gate"], outputs[0]["mask"])[0]),
+            TEXT_WEIGHT[self.model.config.fusion].name: float(
+                text_weight_per_sample(outputs[0]["text_weight"], outputs[0]["mask"])[0]
+            ),
             "confidence": float(token_statistics(log_probs, log_probs, labels)["confidence_a"][0]),
         }
 
