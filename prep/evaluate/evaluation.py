@@ -50,10 +50,30 @@ def evaluate(
     progress: bool = True,
     tokenize: str | None = None,
 ) -> tuple[dict, list[dict]]:
-    """Evaluate a run: (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video).
+    """Evaluate a run on one split: every video decoded in scenarios A (its description) and B (the
+    placeholder), and with a stranger's description (C); translation quality, the text effect and the
+    consistency check. Deterministic: the same arguments give the same report.
 
-    ``mode`` defaults to missing-aware; ``max_videos`` keeps the split's first videos (quick checks);
-    ``tokenize`` (a sacrebleu tokeniser) replaces the one the store's language chooses (``prep.bleu``)."""
+    Args:
+        run_dir: a run directory of `mmprep train`.
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        mode: the inference mode (``InferenceMode``); None: missing-aware.
+        beams: beam size; 1 is greedy decoding.
+        checkpoint: ``"best"`` (the highest dev BLEU in training) or ``"last"``.
+        store_url: the store to read the split from; None: the one the run was trained on.
+        storage_options: fsspec options for a remote ``store_url``.
+        batch_size: videos per batch; None: the run's training batch size.
+        max_videos: keep the split's first this many videos (quick checks); None: all.
+        device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+        resamples: paired-bootstrap resamples of every interval.
+        seed: the bootstrap's seed and the one that picks each video's stranger for scenario C.
+        progress: show a progress bar (where the output is a terminal).
+        tokenize: a sacrebleu tokeniser in place of the one the store's language chooses (``prep.bleu``).
+
+    Returns:
+        (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video, the
+        predictions ``write`` puts beside it).
+    """
     mode = mode or InferenceMode()
     run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
     data = run.dataset(split)
@@ -70,10 +90,19 @@ def evaluate(
         scores = metrics.sentence_bleu([v["hypothesis" + suffix] for v in videos], references, tokenize)
         for video, score in zip(videos, scores, strict=True):
             video["sentence_bleu" + suffix] = score
+    return _report(run, split, mode, beams, videos, (tokenize, chosen_by), resamples, seed), videos
+
+
+def _report(
+    run: Run, split: str, mode: InferenceMode, beams: int, videos: list[dict], sacrebleu: tuple[str, str],
+    resamples: int, seed: int,
+) -> dict:  # fmt: skip
+    """The report of ``evaluate`` from its per-video records; ``sacrebleu``: (tokeniser, what chose it)."""
+    tokenize, chosen_by = sacrebleu
     with_text = [v for v in videos if v["has_text"]]
     effect = text_effect(with_text, answer_key.from_metadata(run.store.synth), split, resamples, seed, tokenize)
     applicable = effect is not None and not effect["ignores_text"]
-    report = {
+    return {
         "run": str(run.run_dir),
         "checkpoint": run.checkpoint,
         "step": run.step,
@@ -104,11 +133,10 @@ def evaluate(
         "sacrebleu": {
             "tokenize": tokenize,
             "chosen_by": chosen_by,
-            "signature": bleu.signature(tokenize, [v["hypothesis"] for v in videos], references),
+            "signature": bleu.signature(tokenize, [v["hypothesis"] for v in videos], [v["reference"] for v in videos]),
         },
         "toolkit_version": __version__,
     }
-    return report, videos
 
 
 def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, strangers: StrangerTexts) -> list[dict]:
