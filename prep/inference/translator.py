@@ -123,8 +123,22 @@ class Translator:
     def open(cls, path: str | Path, *, checkpoint: str = "best", mode: InferenceMode | None = None, beams: int = 1,
              text_model: str | None = None, store_url: str | None = None, storage_options: dict | None = None,
              device: str = "auto") -> Translator:  # fmt: skip
-        """An exported model (``from_pretrained``) or a run (``from_run``), whichever ``path`` holds. InputError
-        when ``store_url`` or another checkpoint than "best" is asked of an export (it has one, and no store)."""
+        """An exported model (``from_pretrained``) or a run (``from_run``), whichever ``path`` holds.
+
+        Args:
+            path: a run directory of `mmprep train` or a folder of `mmprep export-model`.
+            checkpoint: a run's ``"best"`` or ``"last"``; an export has one.
+            mode: the inference mode; None: missing-aware.
+            beams: beam size; 1 is greedy decoding.
+            text_model: the text encoder's folder (or hub name) where it has moved; None: where the features
+                came from.
+            store_url: a run's store where it has moved; None: the one it was trained on. An export needs none.
+            storage_options: fsspec options for a remote ``store_url``.
+            device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+
+        Raises:
+            InputError: ``store_url`` or another checkpoint than "best" asked of an export.
+        """
         from .export import is_export
 
         if not is_export(path):
