@@ -30,6 +30,8 @@ from pathlib import Path
 from prep.analysis.ablate import plot_curves, spread
 from prep.evaluate import read
 from prep.evaluate.summary import METRIC_NAMES
+from prep.model.fusion import TEXT_WEIGHT
+from prep.train.diagnostics import text_weight_keys
 from prep.train.run_dir import EVAL, read_config, read_metrics
 
 DEFAULT = "default"
@@ -64,7 +66,8 @@ def curve_shape(steps: list[dict]) -> dict:
     """What the design's claims about training are about: the training loss (mean of the logged steps) in epochs
     5 and 15 and in the last epoch; its jitter over the second half of training (the standard deviation of the
     change from one logged step to the next, over the square root of 2: the noise of one logged value); and the
-    mean gate with and without text in epoch 5 and in the last epoch."""
+    fusion's text weight (``fusion.TEXT_WEIGHT``: the gate's opening or the text step's norm share) with and
+    without text in epoch 5 and in the last epoch, under the run's fusion's name."""
 
     def mean_in(epoch: int, key: str) -> float | None:
         values = [r[key] for r in steps if r["epoch"] == epoch and r.get(key) is not None]
@@ -76,9 +79,17 @@ def curve_shape(steps: list[dict]) -> dict:
     shape = {f"loss_epoch_{e}": mean_in(e, "loss") for e in (5, 15)}
     shape["loss_last_epoch"] = mean_in(last, "loss")
     shape["loss_jitter"] = statistics.stdev(changes) / 2**0.5 if len(changes) > 1 else None
-    for key in ("gate_with_text", "gate_without_text"):
+    logged = {key for r in steps for key in r}
+    for key in (key for fusion in TEXT_WEIGHT for key in text_weight_keys(fusion) if key in logged):
         shape[f"{key}_epoch_5"], shape[f"{key}_last_epoch"] = mean_in(5, key), mean_in(last, key)
     return shape
+
+
+def text_weight(row: dict, when: str) -> float | None:
+    """The row's text weight ``when`` (``with_text_last_epoch``, ...), whichever fusion's it is."""
+    return next(
+        (row[key] for key in (f"{w.name}_{when}" for w in TEXT_WEIGHT.values()) if row.get(key) is not None), None
+    )
 
 
 def differences(rows: list[dict], reference: dict[int, dict], key: str) -> list[float]:
@@ -112,10 +123,12 @@ COLUMNS = [
 TRAINING_COLUMNS = [
     (title, lambda rows, d, key=key: [r.get(key) for r in rows], ".3f")
     for title, key in (("loss, epoch 5", "loss_epoch_5"), ("loss, epoch 15", "loss_epoch_15"),
-                       ("loss, last epoch", "loss_last_epoch"), ("loss jitter (2nd half)", "loss_jitter"),
-                       ("gate with text, last epoch", "gate_with_text_last_epoch"),
-                       ("gate without text, epoch 5", "gate_without_text_epoch_5"),
-                       ("gate without text, last epoch", "gate_without_text_last_epoch"))
+                       ("loss, last epoch", "loss_last_epoch"), ("loss jitter (2nd half)", "loss_jitter"))
+] + [
+    (title, lambda rows, d, when=when: [text_weight(r, when) for r in rows], ".3f")
+    for title, when in (("text weight with text, last epoch", "with_text_last_epoch"),
+                        ("text weight without text, epoch 5", "without_text_epoch_5"),
+                        ("text weight without text, last epoch", "without_text_last_epoch"))
 ]  # fmt: skip
 
 
@@ -155,8 +168,10 @@ def training_markdown(lines: list[dict]) -> str:
     return table(lines) + (
         "\n\nTraining, for every setting that trained its own model: the loss (mean of the logged steps, each the "
         "mean of 10 optimiser steps); its jitter, the standard deviation of the change between consecutive logged "
-        "values over the second half of training divided by the square root of 2; the mean gate of the samples "
-        "with text and of those without (token fusion: the text step's share of the input norm).\n"
+        "values over the second half of training divided by the square root of 2; the text weight of the samples "
+        "with text and of those without: the gate's mean opening (gate_opening) for a setting with --fusion gate, "
+        "the text step's share of the input norm (text_norm_share) for token fusion (docs/missing-modality.md "
+        "section 6).\n"
     )
 
 

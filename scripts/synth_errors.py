@@ -16,7 +16,7 @@ how often the translation has fewer of them. With --gloss-head, the same count f
 pose features (greedy: the best gloss per step, repeats merged, blanks dropped): where the head counts a sign
 right and the translation does not, the pose features held the count and the decoder lost it.
 
-The accuracy of `mmprep eval` (prep/synth/truth.py) mixes the causes; this splits them.
+The accuracy of `mmprep eval` (prep/answer_key.py) mixes the causes; this splits them.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from itertools import pairwise
 
 import torch
 
+from prep.answer_key import AnswerKey, from_metadata
 from prep.data.dataset import collate
 from prep.evaluate import read
 from prep.evaluate.loading import load_run
 from prep.store import open_store
-from prep.synth.truth import SynthTruth
 
 
-def outcomes(truth: SynthTruth, videos: list[dict], key: str) -> dict:
+def outcomes(truth: AnswerKey, videos: list[dict], key: str) -> dict:
     count_wrong = right = wrong = 0
     for video in videos:
         said, meant = Counter(truth.segment(video[key])), Counter(truth.segment(video["reference"]))
@@ -58,7 +58,7 @@ def outcomes(truth: SynthTruth, videos: list[dict], key: str) -> dict:
     }
 
 
-def signs(truth: SynthTruth, words: list[str]) -> list[str]:
+def signs(truth: AnswerKey, words: list[str]) -> list[str]:
     """The signs of ``words``: a pair's two words are the same sign."""
     return [truth.sign(word) for word in words]
 
@@ -79,7 +79,7 @@ def repeated_signs(references: list[list[str]], outputs: list[list[str]]) -> dic
 
 
 @torch.no_grad()
-def gloss_head_signs(report: dict, truth: SynthTruth, ids: set[str]) -> dict[str, list[str]]:
+def gloss_head_signs(report: dict, truth: AnswerKey, ids: set[str]) -> dict[str, list[str]]:
     """The signs the run's CTC head reads off the poses of videos ``ids`` (greedy decoding)."""
     run = load_run(report["run"], report["checkpoint"], store_url=report["store"], device="cpu")
     if run.model.gloss_head is None:
@@ -107,10 +107,9 @@ def main() -> None:
     args = parser.parse_args()
     report, videos = read(args.report)
     store = args.store or report["store"]
-    synth = open_store(store).synth
-    if synth is None:
+    truth = from_metadata(open_store(store).synth)
+    if truth is None:
         parser.error(f"{store} is not a synthetic store (it has no answer key): use one written by mmprep synth")
-    truth = SynthTruth.of(synth)
     videos = [video for video in videos if video["has_text"]]
     references = [signs(truth, truth.segment(video["reference"])) for video in videos]
     scenarios = {"A (with the description)": "hypothesis", "B (without)": "hypothesis_without_text"}

@@ -22,7 +22,8 @@ from ..evaluate import read
 from ..evaluate.metrics import TARGETS
 from ..evaluate.summary import METRIC_NAMES
 from ..evaluate.text_effect import VERDICTS
-from ..train.diagnostics import COSINE_WARNING
+from ..model.fusion import TEXT_WEIGHT
+from ..train.diagnostics import COSINE_WARNING, text_weight_keys
 from ..train.run_dir import EVAL, read_config, read_metrics
 from .answers import Answer, answer, main_evaluation
 
@@ -33,8 +34,11 @@ PASS_COLOUR, FAIL_COLOUR = "#2ca02c", "#d62728"
 
 
 def read_evaluations(run_dir: Path) -> list[tuple[Path, dict, list[dict]]]:
-    """Every evaluation of the run that finished (its report exists), by file name."""
-    return [(path, *read(path)) for path in sorted((run_dir / EVAL).glob("*.json"))]
+    """Every evaluation of the run that finished (its report exists), by file name; predictions written before
+    reports recorded the fusion get today's names from the run's (``evaluate.read``)."""
+    paths = sorted((run_dir / EVAL).glob("*.json"))
+    fusion = read_config(run_dir)["fusion"] if paths else None
+    return [(path, *read(path, fusion)) for path in paths]
 
 
 def label(report: dict) -> str:
@@ -77,30 +81,35 @@ def plot_dropout(steps: list[dict], out: Path) -> str:
     return _save(fig, out, "text_dropout.png")
 
 
-def plot_gates(steps: list[dict], videos: list[dict] | None, out: Path) -> str:
+def plot_text_weight(steps: list[dict], videos: list[dict] | None, fusion: str, out: Path) -> str:
+    """How much text ``fusion`` lets in (``TEXT_WEIGHT``): in training (left), per evaluated video (right)."""
+    weight = TEXT_WEIGHT[fusion]
     fig, axes = plt.subplots(1, 2 if videos else 1, figsize=(10, 3.6), squeeze=False)
     left = axes[0][0]
-    left.plot(*_series(steps, "gate_with_text"), color=A_COLOUR, label="batches' videos with text")
-    left.plot(*_series(steps, "gate_without_text"), color=B_COLOUR, label="without text (or dropped)")
-    left.set(title="mean gate in training", xlabel="step", ylabel="gate (mean over frames, channels)")
+    with_key, without_key = text_weight_keys(fusion)
+    left.plot(*_series(steps, with_key), color=A_COLOUR, label="batches' videos with text")
+    left.plot(*_series(steps, without_key), color=B_COLOUR, label="without text (or dropped)")
+    left.set(title=f"mean {weight.label} in training", xlabel="step", ylabel=weight.label)
     left.legend(fontsize=8)
     left.grid(alpha=0.3)
     if videos:
         right = axes[0][1]
-        with_text = [v["gate"] for v in videos if v["has_text"]]
+        a, b = weight.name, weight.name + "_without_text"
         groups = [
-            (with_text, A_COLOUR, "with text, A (its description)"),
-            ([v["gate_without_text"] for v in videos if v["has_text"]], B_COLOUR, "with text, B (placeholder)"),
-            ([v["gate"] for v in videos if not v["has_text"]], "#7f7f7f", "without text"),
+            ([v[a] for v in videos if v["has_text"]], A_COLOUR, "with text, A (its description)"),
+            ([v[b] for v in videos if v["has_text"]], B_COLOUR, "with text, B (placeholder)"),
+            ([v[a] for v in videos if not v["has_text"]], "#7f7f7f", "without text"),
         ]
         bins = np.histogram_bin_edges([g for values, _, _ in groups for g in values], bins=20)  # shared widths
         for values, colour, name in groups:
             if values:
                 right.hist(values, bins=bins, alpha=0.55, color=colour, label=f"{name} ({len(values)})")
-        right.set(title="gate per video at evaluation", xlabel="mean gate of the video", ylabel="videos")
-        right.locator_params(axis="x", nbins=5)  # gates differ in the 3rd-4th decimal: long labels
+        right.set(
+            title=f"{weight.label} per video at evaluation", xlabel=f"the video's {weight.label}", ylabel="videos"
+        )
+        right.locator_params(axis="x", nbins=5)  # values differ in the 3rd-4th decimal: long labels
         right.legend(fontsize=8)
-    return _save(fig, out, "gates.png")
+    return _save(fig, out, "text_weight.png")
 
 
 def plot_mask(steps: list[dict], out: Path) -> str | None:
@@ -368,9 +377,9 @@ CAPTIONS = {
     "dropout": "Effective text dropout rate p per step (docs/missing-modality.md#2-training-strategies): the share "
     "of with-text samples treated as "
     "missing. Adaptive dropout is nearly constant when every batch has the same with-text share.",
-    "gates": "The fusion gate (docs/missing-modality.md#6-diagnostics). Left: mean gate in training for samples with text and without. Right: "
-    "each evaluated video's mean gate: with-text videos given their description (A) and the placeholder (B), and "
-    "videos without text. A missing-aware gate should open less without text.",
+    "text_weight": "How much of the text the fusion lets in (docs/missing-modality.md#6-diagnostics), here {meaning}. "
+    "Left: its mean in training over the samples with text and over those without. Right: each evaluated video's: "
+    "with-text videos given their description (A) and the placeholder (B), and videos without text. {reading}",
     "mask": "Where the mask embedding is (docs/missing-modality.md#6-diagnostics): how far it moved from its start and how far it lies from the "
     "mean training description, in units of a typical description's distance from that mean (1: as far as a "
     "typical description). The title gives its cosines at the end; pooled features are all close to their mean "
@@ -390,6 +399,18 @@ CAPTIONS = {
 }
 
 
+# What a fusion's text weight says, for the caption: the gate is the text's way in; a token's share is not.
+READING = {
+    "gate": "A missing-aware gate should open less without text.",
+    "token": "The encoder's attention decides how much of the text step it reads; the share says how large the "
+    "step is beside the pose steps, not how much it is read.",
+}
+
+
+def _text_weight_caption(fusion: str) -> str:
+    return CAPTIONS["text_weight"].format(meaning=TEXT_WEIGHT[fusion].meaning, reading=READING[fusion])
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None, pose_only: str | Path | None = None) -> Path:
     """Write ``report.html`` and its PNGs into ``out`` (default ``RUN_DIR/report``); returns the page's path.
     ``pose_only``: the run of the same configuration trained without text (``--text-dropout 1.0``), evaluated on
@@ -399,7 +420,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, pose_only: 
     config = read_config(run_dir)
     steps, dev = read_metrics(run_dir)
     evaluations = read_evaluations(run_dir)
-    # The answers, the gate histogram and the examples come from one evaluation (missing-aware, test if any).
+    # The answers, the text weight's histogram and the examples come from one evaluation (missing-aware, test if any).
     main_eval = main_evaluation(evaluations)
     answers = answer(run_dir, evaluations, Path(pose_only) if pose_only else None)
     out.mkdir(parents=True, exist_ok=True)
@@ -414,7 +435,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, pose_only: 
         _figure(plot_training(steps, dev, out), CAPTIONS["training"]),
         _figure(plot_dropout(steps, out), CAPTIONS["dropout"]),
         "<h2>Missing-text machinery</h2>",
-        _figure(plot_gates(steps, main_eval[2] if main_eval else None, out), CAPTIONS["gates"]),
+        _figure(
+            plot_text_weight(steps, main_eval[2] if main_eval else None, config["fusion"], out),
+            _text_weight_caption(config["fusion"]),
+        ),
         _figure(mask_plot, CAPTIONS["mask" if mask_plot else "no_mask"]),
         "<h2>Evaluation and consistency</h2>",
     ]

@@ -55,8 +55,10 @@ def translate_command(model, videos, description, descriptions_file, text_model,
     the folder). Several videos are extracted in parallel. Extraction needs MediaPipe (`pip install
     'mmprep[mediapipe]'`); a .pose file (pose-format's, as `mmprep import` reads it) is a video whose keypoints
     were extracted elsewhere and needs none (a folder of them: --glob '**/*.pose'). With --out, each line holds id, source,
-    translation, has_text, mode, alpha, factor, beams, gate (the mean gate) and confidence (the mean top
-    token probability of the output), or id, source and error for a video that failed; the others go on.
+    translation, has_text, mode, alpha, factor, beams, the fusion's text weight (gate_opening, the gate's mean
+    opening, for a model trained with --fusion gate; text_norm_share, the text step's share of the input norm,
+    with token fusion) and confidence (the mean top token probability of the output), or id, source and error
+    for a video that failed; the others go on.
 
     Exit status: 0 when every video was translated, 3 when some failed (they are listed), 1 on an error.
 

@@ -39,7 +39,7 @@ class PoseDataset(torch.utils.data.Dataset):
         points: ``"upper"`` (125 points, see ``prep.layout.upper_points``), ``"all"`` or a list of point names.
         normalize: centre on the shoulders, scale by shoulder width, per video (see ``prep.data.normalize``).
         max_frames: longer videos are subsampled to this many frames: the middle frame of each of
-            ``max_frames`` equal segments.
+            ``max_frames`` equal segments (None: every frame).
         cache: read the split's selected points into memory once (float16), so epochs never touch the store.
         text_tokens: also give each video with text its description's per-token features (``text_tokens``
             [L, D], stored by ``mmprep encode-text --keep-tokens``), read into memory once.
@@ -180,8 +180,15 @@ class PoseDataset(torch.utils.data.Dataset):
 
     # ------------------------------------------------------------------ items
     def text_of(self, i: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Video ``i``'s description features: (pooled [D], per-token [L, D] where the dataset reads them), or
-        (None, None) when it has no description."""
+        """One video's description features.
+
+        Args:
+            i: the video's index in the dataset.
+
+        Returns:
+            (pooled [D], per-token [L, D] where the dataset reads them, else None), or (None, None) when the
+            video has no description.
+        """
         if not self.has_text[i]:
             return None, None
         return self._text[i], None if self.token_features is None else self.token_features[i]

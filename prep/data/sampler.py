@@ -187,7 +187,11 @@ class StratifiedBatchSampler(torch.utils.data.Sampler[list[int]]):
         return list(batches)
 
     def batch(self, k: int) -> list[int]:
-        """Batch ``k`` of the current epoch on this rank, computed directly (with-text videos last)."""
+        """One batch of the current epoch on this rank, computed directly (with-text videos last).
+
+        Args:
+            k: the batch's number in the epoch, from 0 to ``len(sampler) - 1``.
+        """
         if not 0 <= k < self.num_batches:
             raise IndexError(f"batch {k} of an epoch of {self.num_batches}")
         window = k // self.bucket_batches
@@ -206,8 +210,12 @@ class StratifiedBatchSampler(torch.utils.data.Sampler[list[int]]):
             yield self.batch(k)
 
     def set_epoch(self, epoch: int) -> None:
-        """Start epoch ``epoch`` (its order differs from every other epoch's); keeps the position when it is
-        the current epoch, so ``load_state_dict`` then ``set_epoch`` resumes."""
+        """Start an epoch; keeps the position when it is the current epoch, so ``load_state_dict`` then
+        ``set_epoch`` resumes.
+
+        Args:
+            epoch: its number, from 0; each epoch's order differs from every other's.
+        """
         if epoch < 0:
             raise ValueError(f"epoch must be non-negative, not {epoch}")
         if epoch != self.epoch:
@@ -232,8 +240,13 @@ class StratifiedBatchSampler(torch.utils.data.Sampler[list[int]]):
         return {"epoch": self.epoch, "position": self._position, **self._config()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Continue where ``state`` was taken: the next iteration yields batch ``position`` onwards, exactly
-        the batches an uninterrupted run would have given. O(1): nothing is replayed."""
+        """Continue where a state was taken: the next iteration yields exactly the batches an uninterrupted
+        run would have given. O(1): nothing is replayed.
+
+        Args:
+            state: a ``state_dict()``, its ``position`` the batches already done; ValueError when it was taken
+                with other settings or data.
+        """
         expected = self._config()
         differ = {k: (state.get(k), v) for k, v in expected.items() if state.get(k) != v}
         if differ:

@@ -18,11 +18,12 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from .. import bleu, schemas
+from .. import answer_key, bleu, schemas
 from .._version import __version__
 from ..data.dataset import collate
 from ..model.decoding import generate, target_ids, to_device
-from ..train.diagnostics import gate_per_sample
+from ..model.fusion import TEXT_WEIGHT, with_current_names
+from ..train.diagnostics import text_weight_per_sample
 from ..train.run_dir import EVAL
 from . import metrics
 from .loading import Run, load_run
@@ -49,10 +50,30 @@ def evaluate(
     progress: bool = True,
     tokenize: str | None = None,
 ) -> tuple[dict, list[dict]]:
-    """Evaluate a run: (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video).
+    """Evaluate a run on one split: every video decoded in scenarios A (its description) and B (the
+    placeholder), and with a stranger's description (C); translation quality, the text effect and the
+    consistency check. Deterministic: the same arguments give the same report.
 
-    ``mode`` defaults to missing-aware; ``max_videos`` keeps the split's first videos (quick checks);
-    ``tokenize`` (a sacrebleu tokeniser) replaces the one the store's language chooses (``prep.bleu``)."""
+    Args:
+        run_dir: a run directory of `mmprep train`.
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        mode: the inference mode (``InferenceMode``); None: missing-aware.
+        beams: beam size; 1 is greedy decoding.
+        checkpoint: ``"best"`` (the highest dev BLEU in training) or ``"last"``.
+        store_url: the store to read the split from; None: the one the run was trained on.
+        storage_options: fsspec options for a remote ``store_url``.
+        batch_size: videos per batch; None: the run's training batch size.
+        max_videos: keep the split's first this many videos (quick checks); None: all.
+        device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+        resamples: paired-bootstrap resamples of every interval.
+        seed: the bootstrap's seed and the one that picks each video's stranger for scenario C.
+        progress: show a progress bar (where the output is a terminal).
+        tokenize: a sacrebleu tokeniser in place of the one the store's language chooses (``prep.bleu``).
+
+    Returns:
+        (the report, as ``schemas/eval-report.schema.json`` describes it; one record per video, the
+        predictions ``write`` puts beside it).
+    """
     mode = mode or InferenceMode()
     run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
     data = run.dataset(split)
@@ -69,10 +90,19 @@ def evaluate(
         scores = metrics.sentence_bleu([v["hypothesis" + suffix] for v in videos], references, tokenize)
         for video, score in zip(videos, scores, strict=True):
             video["sentence_bleu" + suffix] = score
+    return _report(run, split, mode, beams, videos, (tokenize, chosen_by), resamples, seed), videos
+
+
+def _report(
+    run: Run, split: str, mode: InferenceMode, beams: int, videos: list[dict], sacrebleu: tuple[str, str],
+    resamples: int, seed: int,
+) -> dict:  # fmt: skip
+    """The report of ``evaluate`` from its per-video records; ``sacrebleu``: (tokeniser, what chose it)."""
+    tokenize, chosen_by = sacrebleu
     with_text = [v for v in videos if v["has_text"]]
-    effect = text_effect(with_text, run.store.synth, split, resamples, seed, tokenize)
+    effect = text_effect(with_text, answer_key.from_metadata(run.store.synth), split, resamples, seed, tokenize)
     applicable = effect is not None and not effect["ignores_text"]
-    report = {
+    return {
         "run": str(run.run_dir),
         "checkpoint": run.checkpoint,
         "step": run.step,
@@ -83,6 +113,7 @@ def evaluate(
         "factor": mode.factor,
         "beams": beams,
         "placeholder": run.model.config.placeholder,
+        "fusion": run.model.config.fusion,
         "mask_source": run.mask_source,
         "n": len(videos),
         "n_with_text": len(with_text),
@@ -102,11 +133,10 @@ def evaluate(
         "sacrebleu": {
             "tokenize": tokenize,
             "chosen_by": chosen_by,
-            "signature": bleu.signature(tokenize, [v["hypothesis"] for v in videos], references),
+            "signature": bleu.signature(tokenize, [v["hypothesis"] for v in videos], [v["reference"] for v in videos]),
         },
         "toolkit_version": __version__,
     }
-    return report, videos
 
 
 def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, strangers: StrangerTexts) -> list[dict]:
@@ -114,16 +144,17 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, stra
     description (C): one record per video."""
     max_length = run.config["max_target_length"]
     labels = target_ids(run.tokenizer, batch["translations"], max_length).to(run.device)
-    decoded, log_probs, gates = {}, {}, {}
+    decoded, log_probs, weights = {}, {}, {}
     for scenario in SCENARIOS:
         members = mode.members(batch, scenario)
         ids = generate(run.model, batch, members, max_new_tokens=max_length, num_beams=beams, do_sample=False)
         decoded[scenario] = run.tokenizer.batch_decode(ids, skip_special_tokens=True)
         outputs = [run.model(batch, labels, **member) for member in members]
         log_probs[scenario] = metrics.mixture_log_probs([out["logits"] for out in outputs])
-        gates[scenario] = gate_per_sample(outputs[0]["gate"], outputs[0]["mask"]).cpu().numpy()
+        weights[scenario] = text_weight_per_sample(outputs[0]["text_weight"], outputs[0]["mask"]).cpu().numpy()
     stats = metrics.token_statistics(log_probs["A"], log_probs["B"], labels)
     stranger = _decode_strangers(run, mode, batch, beams, strangers)
+    weight = TEXT_WEIGHT[run.model.config.fusion].name
     return [
         {
             "id": video_id,
@@ -135,8 +166,8 @@ def _evaluate_batch(run: Run, mode: InferenceMode, batch: dict, beams: int, stra
             "tokens": int(stats["tokens"][i]),
             "confidence": float(stats["confidence_a"][i]),
             "confidence_without_text": float(stats["confidence_b"][i]),
-            "gate": float(gates["A"][i]),
-            "gate_without_text": float(gates["B"][i]),
+            weight: float(weights["A"][i]),
+            weight + "_without_text": float(weights["B"][i]),
             "hypothesis_stranger_text": stranger[i],
             "stranger": strangers.donor_of.get(video_id),
         }
@@ -200,9 +231,17 @@ def write(report: dict, videos: list[dict], path: str | Path) -> Path:
     return path
 
 
-def read(path: str | Path) -> tuple[dict, list[dict]]:
-    """A report written by ``write`` and its predictions."""
+def read(path: str | Path, fusion: str | None = None) -> tuple[dict, list[dict]]:
+    """A report written by ``write`` and its predictions.
+
+    Args:
+        path: the report (``default_output``); its predictions are read from beside it (``predictions_path``).
+        fusion: the run's fusion, for a report written before reports recorded theirs: its predictions name the
+            fusion's text weight ``gate`` (``fusion.OLD_NAMES``), and get today's name from it. Without it, such
+            predictions keep the old name.
+    """
     path = Path(path)
     report = json.loads(path.read_text(encoding="utf-8"))
-    lines = predictions_path(path).read_text(encoding="utf-8").splitlines()
-    return report, [json.loads(line) for line in lines]
+    videos = [json.loads(line) for line in predictions_path(path).read_text(encoding="utf-8").splitlines()]
+    fusion = report.get("fusion", fusion)
+    return report, videos if fusion is None else [with_current_names(video, fusion) for video in videos]

@@ -4,7 +4,7 @@ The consistency check (``metrics.consistency``) asks that outputs stay close wit
 a model that ignores the description passes it trivially. So every evaluation states the text effect first:
 BLEU-4 of the with-text videos with their description (A) and with the placeholder (B), a paired-bootstrap
 interval of A - B, how many outputs the description changes, and, on a synthetic store, the accuracy on the
-words only the description can tell apart (``prep.synth.truth``) beside the store's ceilings. When the
+words only the description can tell apart (``prep.answer_key``) beside the store's ceilings. When the
 description changes no output, the consistency verdict is "not applicable".
 
 A - B alone cannot tell a model that reads the description's content from one that reacts to any text, so
@@ -18,18 +18,19 @@ counted as one, its sign: what is left is the rest).
 
 from __future__ import annotations
 
+from ..answer_key import AnswerKey
 from ..bleu import corpus_bleu
-from ..synth.truth import SynthTruth
 from .metrics import paired_bootstrap
 
 IGNORED = "the model ignores the description"
 
 
 def text_effect(
-    videos: list[dict], synth: dict | None, split: str, resamples: int, seed: int, tokenize: str
+    videos: list[dict], key: AnswerKey | None, split: str, resamples: int, seed: int, tokenize: str
 ) -> dict | None:
     """The text effect over ``videos`` (the with-text ones, as evaluation records), BLEU with sacrebleu's
-    ``tokenize``; None when there are none. ``synth`` is the store's answer key (``Store.synth``) or None."""
+    ``tokenize``; None when there are none. ``key`` is the store's answer key (``answer_key.from_metadata``),
+    None for a store without one."""
     if not videos:
         return None
     references = [v["reference"] for v in videos]
@@ -48,26 +49,22 @@ def text_effect(
         "ambiguous_accuracy": None,
         "ceilings": None,
     }
-    if synth is not None:
-        truth = SynthTruth.of(synth)
-        with_text, without_text = (truth.ambiguous_accuracy(h, references) for h in (hyp_a, hyp_b))
+    if key is not None:
+        with_text, without_text = (key.ambiguous_accuracy(h, references) for h in (hyp_a, hyp_b))
         effect["ambiguous_accuracy"] = {
             "with_text": with_text["accuracy"],
             "without_text": without_text["accuracy"],
             "n": with_text["n"],
         }
-        effect["ceilings"] = synth["ceilings"].get(split)
-    truth = SynthTruth.of(synth) if synth is not None else None
-    effect["stranger"] = stranger_effect(videos, truth, resamples, seed, tokenize)
-    effect["hallucination"] = hallucination(videos, truth, synth.get("descriptions")) if truth else None
+        effect["ceilings"] = key.ceilings.get(split)
+    effect["stranger"] = stranger_effect(videos, key, resamples, seed, tokenize)
+    effect["hallucination"] = hallucination(videos, key) if key else None
     effect["verdict"] = verdict(effect)
     effect["statement"] = statement(effect)
     return effect
 
 
-def stranger_effect(
-    videos: list[dict], truth: SynthTruth | None, resamples: int, seed: int, tokenize: str
-) -> dict | None:
+def stranger_effect(videos: list[dict], key: AnswerKey | None, resamples: int, seed: int, tokenize: str) -> dict | None:
     """Scenario C beside A and B, with paired-bootstrap intervals of A - C and C - B; None where the videos were
     not translated with a stranger's description (fewer than two have one)."""
     if not videos or any(v.get("hypothesis_stranger_text") is None for v in videos):
@@ -89,17 +86,17 @@ def stranger_effect(
         "outputs_changed": sum(a != c for a, c in zip(hyp["A"], hyp["C"], strict=True)),
         "uses_content": a_minus_c[0] > 0,
         "misled": c_minus_b[1] < 0,
-        "ambiguous_accuracy": truth.ambiguous_accuracy(hyp["C"], references)["accuracy"] if truth else None,
-        "pair_words": _pair_words(truth, hyp, references, bleu4, resamples, seed, tokenize) if truth else None,
+        "ambiguous_accuracy": key.ambiguous_accuracy(hyp["C"], references)["accuracy"] if key else None,
+        "pair_words": _pair_words(key, hyp, references, bleu4, resamples, seed, tokenize) if key else None,
     }
 
 
-def _pair_words(truth: SynthTruth, hyp: dict, references: list[str], bleu4: dict, resamples, seed, tokenize) -> dict:
+def _pair_words(key: AnswerKey, hyp: dict, references: list[str], bleu4: dict, resamples, seed, tokenize) -> dict:
     """C - B split in two: BLEU-4 with each word of a pair written as its sign (``rest``: what a stranger's
     description costs where the poses can tell), and the difference (``from_pair_words``: which word of a
     signed pair to write, which no model can check against the video)."""
-    signs = {s: [truth.as_signs(h) for h in hyp[s]] for s in ("B", "C")}
-    meant = [truth.as_signs(r) for r in references]
+    signs = {s: [key.as_signs(h) for h in hyp[s]] for s in ("B", "C")}
+    meant = [key.as_signs(r) for r in references]
     rest = corpus_bleu(signs["C"], meant, tokenize=tokenize) - corpus_bleu(signs["B"], meant, tokenize=tokenize)
     return {
         "rest": rest,
@@ -108,12 +105,12 @@ def _pair_words(truth: SynthTruth, hyp: dict, references: list[str], bleu4: dict
     }
 
 
-def hallucination(videos: list[dict], truth: SynthTruth, named: dict | None) -> dict | None:
+def hallucination(videos: list[dict], key: AnswerKey) -> dict | None:
     """Under A (its own description) and C (a stranger's): the share of the named words whose sign the video
     does not show that the output writes (``rate``), how many there are (``n``), and the share that the output
     without a description writes (``rate_without_text``: what the poses alone produce). None for a store
     whose answer key does not list what each description names."""
-    if named is None:
+    if key.named is None:
         return None
     references = [v["reference"] for v in videos]
     out = {}
@@ -121,9 +118,9 @@ def hallucination(videos: list[dict], truth: SynthTruth, named: dict | None) -> 
         if any(v.get(whose) is None or v.get(hypothesis) is None for v in videos):
             out[scenario] = None
             continue
-        words = [named.get(v[whose], []) for v in videos]
-        rate = truth.hallucinations([v[hypothesis] for v in videos], references, words)
-        base = truth.hallucinations([v["hypothesis_without_text"] for v in videos], references, words)
+        words = [key.named.get(v[whose], []) for v in videos]
+        rate = key.hallucinations([v[hypothesis] for v in videos], references, words)
+        base = key.hallucinations([v["hypothesis_without_text"] for v in videos], references, words)
         out[scenario] = {**rate, "rate_without_text": base["rate"]}
     return out
 

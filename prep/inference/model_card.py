@@ -14,6 +14,7 @@ from .._version import __version__
 from ..errors import InputError
 from ..evaluate.loading import Run
 from ..evaluate.summary import METRIC_NAMES
+from ..model.fusion import TEXT_WEIGHT
 from ..model.translation import ModelConfig
 from ..store.info import summarize
 from ..store.location import absolute
@@ -112,6 +113,27 @@ def _fusion(model: ModelConfig) -> str:
     )
 
 
+def _use(model: ModelConfig) -> list[str]:
+    """The card's "Use" section: the commands, and what each translation carries beside its text."""
+    weight = TEXT_WEIGHT[model.fusion]
+    return [
+        "## Use",
+        "",
+        "```",
+        "mmprep translate THIS_FOLDER video.mp4                        # no description: the placeholder stands in",
+        'mmprep translate THIS_FOLDER video.mp4 --description "..." --text-model TEXT_ENCODER_FOLDER',
+        "mmprep translate THIS_FOLDER videos/ --out translations.jsonl",
+        "```",
+        "",
+        "From Python: `prep.Translator.from_pretrained(THIS_FOLDER).translate('video.mp4', description=None)`. "
+        "Loading reads safetensors and JSON only and needs neither the training store nor a network.",
+        "",
+        f"Each translation comes with `{weight.name}`, how much of the description the model's fusion lets in: "
+        f"{weight.meaning}.",
+        "",
+    ]
+
+
 def render(run: Run, spec: dict) -> str:
     """The card as Markdown."""
     config, model, info = run.config, run.model.config, summarize(run.store)  # the model's settings from its own
@@ -132,17 +154,7 @@ def render(run: Run, spec: dict) -> str:
         f"on {datetime.now(UTC).date().isoformat()} from the run `{run.run_dir}`, {run.checkpoint} checkpoint "
         f"(step {run.step}).",
         "",
-        "## Use",
-        "",
-        "```",
-        "mmprep translate THIS_FOLDER video.mp4                        # no description: the placeholder stands in",
-        'mmprep translate THIS_FOLDER video.mp4 --description "..." --text-model TEXT_ENCODER_FOLDER',
-        "mmprep translate THIS_FOLDER videos/ --out translations.jsonl",
-        "```",
-        "",
-        "From Python: `prep.Translator.from_pretrained(THIS_FOLDER).translate('video.mp4', description=None)`. "
-        "Loading reads safetensors and JSON only and needs neither the training store nor a network.",
-        "",
+        *_use(run.model.config),
         "## Data",
         "",
         f"- store: `{info['store']}`: {info['n_videos']} videos ({splits}); with a description: {with_text}",

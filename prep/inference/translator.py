@@ -12,7 +12,8 @@ text encoder the store's features came from (its provenance; ``text_model`` when
 ``mmprep eval``'s: the inference mode's members in scenario A, which for a video without a description is
 scenario B, the placeholder standing in. So a video of the store translates here as eval translated it.
 
-Each translation comes with the mean gate (over frames and channels, as eval reports it) and the model's
+Each translation comes with the fusion's text weight (``fusion.TEXT_WEIGHT``, as eval reports it:
+``gate_opening`` under gate fusion, ``text_norm_share`` under token fusion) and the model's
 confidence in its own output: the mean over the output tokens of the largest token probability, under
 teacher forcing on that output (eval's confidence, with the translation in place of the reference).
 """
@@ -39,16 +40,31 @@ from ..interop.base import Loaded
 from ..interop.pose_format import is_pose_file, load_pose_file
 from ..layout import Layout
 from ..model.decoding import generate, to_device
+from ..model.fusion import TEXT_WEIGHT
 from ..store import VideoResult
 from ..text.encode import encode
 from ..text.hub import Encoder, load_encoder
-from ..train.diagnostics import gate_per_sample
+from ..train.diagnostics import text_weight_per_sample
 from .extraction import extract_each
 from .spec import run_spec
 
 
 class Translator:
-    """A model ready to translate videos: build it with ``from_run`` or ``from_pretrained``."""
+    """A model ready to translate videos: build it with ``from_run`` or ``from_pretrained``.
+
+    Args:
+        model: the trained ``SignTranslationModel``, on ``device``.
+        tokenizer: its backbone's tokenizer.
+        device: where the model runs.
+        spec: what the model needs to see a video as in training, as an exported folder's mmprep-model.json
+            holds it (schemas/exported-model.schema.json): extraction settings, layout and points, frames, the
+            text encoder's provenance, decoding.
+        mode: the inference mode (``prep.evaluate.InferenceMode``); None: missing-aware.
+        beams: beam size; 1 is greedy decoding.
+        text_model: where the text encoder is when it is no longer where the store's features came from (a
+            folder or a hub name); None: that recorded place.
+        notes: what the user should know (defaults taken, a description cut); translating adds to them.
+    """
 
     def __init__(self, model, tokenizer, device: torch.device, spec: dict, mode: InferenceMode | None = None,
                  beams: int = 1, text_model: str | None = None, notes: list[str] | None = None):  # fmt: skip
@@ -65,9 +81,20 @@ class Translator:
     def from_run(cls, run_dir: str | Path, *, checkpoint: str = "best", mode: InferenceMode | None = None,
                  beams: int = 1, text_model: str | None = None, store_url: str | None = None,
                  storage_options: dict | None = None, device: str = "auto") -> Translator:  # fmt: skip
-        """A run of `mmprep train` with its ``checkpoint``; its store (default: the one it was trained on) gives
-        the extraction settings, the layout, the text encoder's provenance and, for the ensemble of a model
-        without a mask embedding, the mask_init."""
+        """A run of `mmprep train`. Its store gives the extraction settings, the layout, the text encoder's
+        provenance and, for the ensemble of a model without a mask embedding, the mask_init.
+
+        Args:
+            run_dir: the run directory.
+            checkpoint: ``"best"`` (the highest dev BLEU in training) or ``"last"``.
+            mode: the inference mode; None: missing-aware.
+            beams: beam size; 1 is greedy decoding.
+            text_model: the text encoder's folder (or hub name) where it has moved since the store's features
+                were encoded; None: where they came from.
+            store_url: the run's store where it has moved; None: the one it was trained on.
+            storage_options: fsspec options for a remote ``store_url``.
+            device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+        """
         mode = mode or InferenceMode()
         run = load_run(run_dir, checkpoint, store_url, storage_options, device, need_mask=mode.name == "ensemble")
         spec, notes = run_spec(run)
@@ -76,7 +103,16 @@ class Translator:
     @classmethod
     def from_pretrained(cls, folder: str | Path, *, mode: InferenceMode | None = None, beams: int = 1,
                         text_model: str | None = None, device: str = "auto") -> Translator:  # fmt: skip
-        """A folder written by ``mmprep export-model``: safetensors and JSON only, no store, no network."""
+        """A folder written by ``mmprep export-model``: safetensors and JSON only, no store, no network.
+
+        Args:
+            folder: the exported folder.
+            mode: the inference mode; None: missing-aware.
+            beams: beam size; 1 is greedy decoding.
+            text_model: the text encoder's folder (or hub name), needed to translate with descriptions where
+                it is not where the features it was trained on came from.
+            device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+        """
         from .export import load_export
 
         mode = mode or InferenceMode()
@@ -87,8 +123,22 @@ class Translator:
     def open(cls, path: str | Path, *, checkpoint: str = "best", mode: InferenceMode | None = None, beams: int = 1,
              text_model: str | None = None, store_url: str | None = None, storage_options: dict | None = None,
              device: str = "auto") -> Translator:  # fmt: skip
-        """An exported model (``from_pretrained``) or a run (``from_run``), whichever ``path`` holds. InputError
-        when ``store_url`` or another checkpoint than "best" is asked of an export (it has one, and no store)."""
+        """An exported model (``from_pretrained``) or a run (``from_run``), whichever ``path`` holds.
+
+        Args:
+            path: a run directory of `mmprep train` or a folder of `mmprep export-model`.
+            checkpoint: a run's ``"best"`` or ``"last"``; an export has one.
+            mode: the inference mode; None: missing-aware.
+            beams: beam size; 1 is greedy decoding.
+            text_model: the text encoder's folder (or hub name) where it has moved; None: where the features
+                came from.
+            store_url: a run's store where it has moved; None: the one it was trained on. An export needs none.
+            storage_options: fsspec options for a remote ``store_url``.
+            device: ``"auto"`` (a GPU when there is one), ``"cpu"`` or ``"cuda"``.
+
+        Raises:
+            InputError: ``store_url`` or another checkpoint than "best" asked of an export.
+        """
         from .export import is_export
 
         if not is_export(path):
@@ -147,8 +197,19 @@ class Translator:
 
     # ------------------------------------------------------------------ translation
     def translate(self, video_path: str | Path, description: str | None = None) -> dict:
-        """Extract and translate one video file, or translate the keypoints of a ``.pose`` file. InputError when
-        the video cannot be extracted or the file read."""
+        """Extract and translate one video file, or translate the keypoints of a ``.pose`` file.
+
+        Args:
+            video_path: a video (extracted with the store's settings; needs MediaPipe) or a ``.pose`` file.
+            description: the video's description; None or blank: none, the placeholder stands in.
+
+        Returns:
+            The record `mmprep translate --out` writes: ``id``, ``source``, ``translation``, ``has_text``, the
+            mode, beams, the fusion's text weight and ``confidence`` (docs/translate.md).
+
+        Raises:
+            InputError: the file does not exist, cannot be extracted or read.
+        """
         path = Path(video_path)
         if not path.is_file():
             raise InputError(f"{path}: no such video file")
@@ -159,10 +220,17 @@ class Translator:
         self, videos: list[VideoFile], descriptions: dict[str, str] | None = None, workers: int | None = None,
         raise_errors: bool = False,
     ) -> Iterator[dict]:  # fmt: skip
-        """One record per video: a translation, or ``id``, ``source`` and ``error`` for a video that could not be
-        extracted or read (one bad video never stops the others; with ``raise_errors``, InputError instead).
-        ``.pose`` files come first, read in this process; then the videos, as each finishes extracting (in
-        parallel). Videos need MediaPipe: MediaPipeMissingError before anything is translated without it."""
+        """One record per video: a translation (as ``translate``), or ``id``, ``source`` and ``error`` for a
+        video that could not be extracted or read (one bad video never stops the others). ``.pose`` files come
+        first, read in this process; then the videos, as each finishes extracting (in parallel). Videos need
+        MediaPipe: MediaPipeMissingError before anything is translated without it.
+
+        Args:
+            videos: the videos and ``.pose`` files (``VideoFile``: the id its record gets, its path).
+            descriptions: video id -> its description; a video not in it has none.
+            workers: extraction processes; None: one per core (one video is extracted in this process).
+            raise_errors: raise InputError at the first video that fails instead of giving its error record.
+        """
         descriptions = descriptions or {}
         poses = [v for v in videos if is_pose_file(v.path)]
         others = [v for v in videos if not is_pose_file(v.path)]
@@ -191,8 +259,13 @@ class Translator:
     def translate_result(
         self, result: VideoResult, description: str | None = None, layout: Layout | None = None
     ) -> dict:
-        """Translate an extraction result (``prep.extract.run.extract_video``'s, or a ``.pose`` file's in its
-        ``layout``; None: the model's)."""
+        """Translate an extraction result.
+
+        Args:
+            result: ``prep.extract.run.extract_video``'s, or a ``.pose`` file's; InputError unless it is ok.
+            description: the video's description; None: none.
+            layout: the layout of the result's points (a ``.pose`` file's); None: the model's.
+        """
         if result.status != "ok":
             reason = result.error or "MediaPipe found nobody in any frame"
             raise InputError(f"{result.source}: cannot translate it ({result.status}): {reason}")
@@ -219,8 +292,18 @@ class Translator:
     @torch.no_grad()
     def translate_pose(self, video_id: str, xyz: np.ndarray, conf: np.ndarray, width: int, height: int,
                        description: str | None = None, read: np.ndarray | None = None) -> dict:  # fmt: skip
-        """Translate one video's keypoints in the store's layout (xyz [T, P, 3], conf [T, P], frame units), or in
-        another whose points ``read`` picks (``_read_indices``)."""
+        """Translate one video's keypoints.
+
+        Args:
+            video_id: the id its record gets (and its notes name).
+            xyz: [T, P, 3] in frame units (x, y in [0, 1] of the frame), in the store's layout or ``read``'s.
+            conf: [T, P] the points' confidences.
+            width: the frame's width in pixels (normalisation works in pixels).
+            height: the frame's height in pixels.
+            description: the video's description; None: none.
+            read: which of the P points the model reads, in its order (``_read_indices``, for another
+                layout); None: the model's points in the store's layout.
+        """
         data = self.spec["data"]
         read = self._read if read is None else read
         points_xyz, points_conf = prepare(xyz[:, read], conf[:, read], width, height, data["normalize"])
@@ -242,7 +325,9 @@ class Translator:
             "alpha": self.mode.alpha,
             "factor": self.mode.factor,
             "beams": self.beams,
-            "gate": float(gate_per_sample(outputs[0]["gate"], outputs[0]["mask"])[0]),
+            TEXT_WEIGHT[self.model.config.fusion].name: float(
+                text_weight_per_sample(outputs[0]["text_weight"], outputs[0]["mask"])[0]
+            ),
             "confidence": float(token_statistics(log_probs, log_probs, labels)["confidence_a"][0]),
         }
 

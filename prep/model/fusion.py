@@ -33,9 +33,15 @@ Two fusions (``--fusion``), both through a learned linear projection to the back
   sample without text;
 - ``gate`` (the design's): ``fused = pose + gate * text``, ``gate = sigmoid(W [pose; text; indicator] + b)``
   per step and channel, the text broadcast over time.
+
+Each fusion also says how much of the text it lets into a sample (``TEXT_WEIGHT``): the diagnostics log it in
+training, `mmprep eval` and `mmprep translate` give it per video. It is a different statistic per fusion, so it
+goes by a different name: ``gate_opening`` (gate) and ``text_norm_share`` (token).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -44,6 +50,42 @@ from .. import schemas
 
 PLACEHOLDERS = schemas.enum("train-config", "properties", "placeholder")  # zero, mask, noise, raw-zero, +indicator
 BASE_KINDS = tuple(dict.fromkeys(name.partition("+")[0] for name in PLACEHOLDERS))  # zero, mask, noise, raw-zero
+
+
+class TextWeight(NamedTuple):
+    """What a fusion reports of how much text it lets in: ``name`` in files (metrics.jsonl's
+    ``<name>_with_text`` and ``<name>_without_text``, eval predictions' ``<name>`` and ``<name>_without_text``, a
+    translation's ``<name>``), ``label`` in plots, ``meaning`` in words."""
+
+    name: str
+    label: str
+    meaning: str
+
+
+# Per fusion, the third output of its forward (per step), averaged over a sample's steps and channels.
+TEXT_WEIGHT = {
+    "gate": TextWeight(
+        "gate_opening",
+        "gate opening",
+        "the gate's mean opening, sigmoid(W [pose; text; indicator] + b) times the inference mode's factor, over "
+        "frames and channels (0: shut, text ignored; 1: fully open)",
+    ),
+    "token": TextWeight(
+        "text_norm_share",
+        "text step's norm share",
+        "the pooled text step's share of the input norm, |text step| / (|text step| + mean |pose step|), after the "
+        "inference mode's factor (0: no text; the description's per-token steps are not counted)",
+    ),
+}
+# Files written before the statistic was named for its fusion call it "gate" whatever the fusion (metrics.jsonl:
+# gate_with_text, gate_without_text; eval predictions: gate, gate_without_text): old name -> suffix of today's.
+OLD_NAMES = {"gate": "", "gate_with_text": "_with_text", "gate_without_text": "_without_text"}
+
+
+def with_current_names(record: dict, fusion: str) -> dict:
+    """``record`` (a metrics.jsonl line, an eval prediction) with ``OLD_NAMES`` replaced by ``fusion``'s names."""
+    name = TEXT_WEIGHT[fusion].name
+    return {(name + OLD_NAMES[key] if key in OLD_NAMES else key): value for key, value in record.items()}
 
 
 def standard_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,7 +198,7 @@ class GatedFusion(nn.Module):
         """``pose`` [B, T, d] with ``mask`` [B, T], ``text`` [B, Dt], ``present`` [B] (the indicator: 1 = real text).
 
         ``gate_scale`` [B] multiplies the gate (inference modes: conservative, adaptive). Returns the fused
-        features [B, T, d], their mask [B, T] and the gate [B, T, d]."""
+        features [B, T, d], their mask [B, T] and the gate [B, T, d] (``TEXT_WEIGHT["gate"]``)."""
         projected = self.text_proj(text)[:, None, :].expand_as(pose)
         parts = [pose, projected]
         if self.indicator:
@@ -173,9 +215,9 @@ class TokenFusion(nn.Module):
     The encoder's self-attention reads it from the first step of training (nothing to open first), and decides
     per output where it helps. With ``indicator``, a learned "no text" embedding is added to the text step of a
     sample without text (the zero placeholder then gives exactly that embedding). ``gate_scale`` [B] scales the
-    whole text step (inference modes): 0 makes A and B identical. The returned "gate", what the gate
-    statistics report, is the text step's share of the input, ``|text| / (|text| + mean |pose step|)``, times
-    ``gate_scale``."""
+    whole text step (inference modes): 0 makes A and B identical. Its text weight (``TEXT_WEIGHT["token"]``) is the
+    pooled text step's share of the input norm, ``|text step| / (|text step| + mean |pose step|)``, of the step
+    as it enters (after ``gate_scale``)."""
 
     def __init__(self, d_model: int, text_dim: int, indicator: bool, text_tokens: bool = False):
         super().__init__()
@@ -211,20 +253,20 @@ class TokenFusion(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """As ``GatedFusion.forward``, but the fused input has the text step first (T + 1 steps), and with
         ``tokens`` [B, L, Dt] (``token_mask`` [B, L]) the description's L token steps after it, for the samples
-        whose text is present."""
+        whose text is present; the third output is the text step's norm share, per step [B, T', 1]."""
         token = self.text_proj(text)
         if self.missing is not None:
             token = token + (~present).to(token.dtype)[:, None] * self.missing.to(token.dtype)
-        pose_norm = (pose.norm(dim=-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
-        share = token.norm(dim=-1) / (token.norm(dim=-1) + pose_norm).clamp(min=1e-6)
         steps, step_mask = [token[:, None, :]], [torch.ones_like(mask[:, :1])]
         if self.token_proj is not None and tokens is not None:
             keep = (token_mask & present[:, None]).to(pose.dtype)
             steps.append(self.token_proj(self.standardize_tokens(tokens)) * keep[..., None])
             step_mask.append(keep)
         if gate_scale is not None:
-            scale = gate_scale.to(token.dtype)
-            steps, share = [step * scale[:, None, None] for step in steps], share * scale
+            steps = [step * gate_scale.to(token.dtype)[:, None, None] for step in steps]
+        text_norm = steps[0][:, 0].norm(dim=-1)
+        pose_norm = (pose.norm(dim=-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
+        share = text_norm / (text_norm + pose_norm).clamp(min=1e-6)
         fused = torch.cat([*steps, pose], dim=1)
         fused_mask = torch.cat([*step_mask, mask], dim=1)
         return fused, fused_mask, share[:, None, None].expand(-1, fused.shape[1], 1)

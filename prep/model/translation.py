@@ -90,7 +90,7 @@ class Fused(NamedTuple):
 
     embeds: torch.Tensor  # [B, T', d] the input steps
     mask: torch.Tensor  # [B, T'] which steps are real
-    gate: torch.Tensor  # the gate (gated fusion) or the text step's share of the input (token fusion)
+    text_weight: torch.Tensor  # [B, T', d or 1] how much text each step lets in (fusion.TEXT_WEIGHT)
     prior: torch.Tensor | None  # [B, V] the text prior's logits, or None without one
     coverage: torch.Tensor | None  # [B] what each token already said takes off its own score, or None
 
@@ -256,7 +256,7 @@ class SignTranslationModel(nn.Module):
         decoder_input_ids: torch.Tensor | None = None,
     ) -> dict:
         """Teacher-forced pass. ``labels`` [B, L] with -100 on padding; ``decoder_input_ids``: the decoder's input
-        where it is not the labels shifted right (``decoding.hide_words``). Returns loss, logits, the gate and the
+        where it is not the labels shifted right (``decoding.hide_words``). Returns loss, logits, the text weight and the
         mask of the fused steps, and with a gloss head and the batch's ``glosses``, ``ctc_loss``: the CTC loss of
         the pose features against the glosses (per gloss, averaged over the videos that have glosses)."""
         pose, pose_mask = self.pose_encoder(batch["keypoints"], batch["conf"], batch["mask"])
@@ -273,7 +273,7 @@ class SignTranslationModel(nn.Module):
         loss = F.cross_entropy(
             logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
         )
-        result = {"loss": loss, "logits": logits, "gate": fused.gate, "mask": fused.mask}
+        result = {"loss": loss, "logits": logits, "text_weight": fused.text_weight, "mask": fused.mask}
         if self.gloss_head is not None and "glosses" in batch:
             result["ctc_loss"] = self._ctc_loss(pose, pose_mask, batch["glosses"])
         return result

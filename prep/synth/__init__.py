@@ -37,11 +37,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import schemas
+from ..answer_key import AnswerKey
 from ..errors import InputError, StoreError
 from ..layout import holistic
 from ..store import VideoResult, open_store
 from . import motion
-from .truth import SynthTruth
 from .words import LANGUAGES
 
 GENERATOR_VERSION = 1
@@ -329,7 +329,7 @@ def answer_key(config: SynthConfig, vocab: Vocabulary, rows: list[dict]) -> dict
     """What the store records about its own answers (store.schema.json#/$defs/synth): ceilings per split, and
     the words each description names, signed or not."""
     pairs = [[vocab.words[w], vocab.words[vocab.ambiguous(w)]] for w in range(0, 2 * config.ambiguous_pairs, 2)]
-    truth = SynthTruth(tuple(vocab.words), tuple(map(tuple, pairs)), config.language)
+    key = AnswerKey(tuple(vocab.words), tuple(map(tuple, pairs)), config.language)
     described = [i for i, row in enumerate(rows) if row["description"]]
     sentences = {i: [vocab.words[w] for w in sentence(config, i)] for i in described}
     named = {i: describe(config, i, sentences[i], vocab).named for i in described}
@@ -338,7 +338,7 @@ def answer_key(config: SynthConfig, vocab: Vocabulary, rows: list[dict]) -> dict
         videos = [i for i in described if rows[i]["split"] == name]
         ceilings[name] = {
             "n_with_text": len(videos),
-            **truth.ceilings([sentences[i] for i in videos], [named[i] for i in videos]),
+            **key.ceilings_of([sentences[i] for i in videos], [named[i] for i in videos]),
         }
     return {
         "generator": GENERATOR_VERSION,

@@ -1,5 +1,5 @@
 """What a run shows about its missing-modality machinery (docs/missing-modality.md §6): the first-batch check, gradient
-norms per part, gate statistics with and without text, and where the mask embedding sits."""
+norms per part, the fusion's text weight with and without text, and where the mask embedding sits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 
-from ..model.fusion import split_placeholder
+from ..model.fusion import TEXT_WEIGHT, split_placeholder
 from ..model.translation import SignTranslationModel
 
 # Parameter-name prefixes of the model's trainable parts.
@@ -113,16 +113,26 @@ def render_first_batch(report: dict) -> str:
     return "\n".join(lines)
 
 
-def gate_per_sample(gate: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Each sample's gate [B, T, d] averaged over its channels and real frames: [B]."""
-    return (gate.float().mean(-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
+def text_weight_per_sample(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each sample's text weight (the model's ``text_weight`` [B, T, d or 1]) averaged over its channels and real
+    steps: [B], what ``fusion.TEXT_WEIGHT`` names."""
+    return (weight.float().mean(-1) * mask).sum(1) / mask.sum(1).clamp(min=1)
 
 
-def gate_means(gate: torch.Tensor, mask: torch.Tensor, present: torch.Tensor) -> dict[str, float | None]:
-    """Mean gate over real frames of the samples with text and of those without (None when there are none)."""
-    per_sample = gate_per_sample(gate, mask)
+def text_weight_keys(fusion: str) -> tuple[str, str]:
+    """The metrics.jsonl keys of ``fusion``'s text weight: the mean of the samples with text, of those without."""
+    name = TEXT_WEIGHT[fusion].name
+    return f"{name}_with_text", f"{name}_without_text"
+
+
+def text_weight_means(
+    weight: torch.Tensor, mask: torch.Tensor, present: torch.Tensor, fusion: str
+) -> dict[str, float | None]:
+    """The mean text weight of the samples with text and of those without (None when there are none), under
+    ``text_weight_keys(fusion)``."""
+    per_sample = text_weight_per_sample(weight, mask)
     out = {}
-    for key, selected in (("gate_with_text", present), ("gate_without_text", ~present)):
+    for key, selected in zip(text_weight_keys(fusion), (present, ~present), strict=True):
         out[key] = float(per_sample[selected].mean()) if selected.any() else None
     return out
 

@@ -34,6 +34,7 @@ from .diagnostics import (
     grad_norms,
     mask_position,
     render_first_batch,
+    text_weight_keys,
     typical_distance,
 )
 from .distributed import Dist, init_distributed, shutdown
@@ -315,7 +316,7 @@ class Trainer:
             "seconds": time.perf_counter() - step_started,
             "placeholder": kind or self.module.placeholder.kind,
             "grad_norm": {**norms_before, "total": clipped["total"]},  # before clipping
-            **_mean_of([p["gate"] for p in parts]),
+            **_mean_of([p["text_weight"] for p in parts], keys=text_weight_keys(config["fusion"])),
         }
 
     def _batch_loss(self, batch: dict, kind: str | None) -> tuple[torch.Tensor, dict]:
@@ -356,7 +357,7 @@ class Trainer:
             "data_wait": sum(s["data_wait"] for s in interval),  # seconds waiting for batches in the interval
             "seconds": sum(s["seconds"] for s in interval),  # seconds of the interval's steps
             "grad_norm": interval[-1]["grad_norm"],
-            **_mean_of(interval, keys=("gate_with_text", "gate_without_text")),
+            **_mean_of(interval, keys=text_weight_keys(self.config["fusion"])),
         }
         position = self._mask_position()
         if position is not None:
@@ -415,7 +416,7 @@ def uses_autocast(precision: str, device: torch.device) -> bool:
     return precision == "bfloat16"
 
 
-def _mean_of(records: list[dict], keys=("gate_with_text", "gate_without_text")) -> dict:
+def _mean_of(records: list[dict], keys: tuple[str, ...]) -> dict:
     out = {}
     for key in keys:
         values = [r[key] for r in records if r.get(key) is not None]

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 
 import torch
 
-from .diagnostics import gate_means
+from .diagnostics import text_weight_means
 
 
 def batch_loss(model, batch: dict, labels: torch.Tensor, *, present: torch.Tensor, decoder_inputs: torch.Tensor,
@@ -19,7 +19,8 @@ def batch_loss(model, batch: dict, labels: torch.Tensor, *, present: torch.Tenso
     ``mask_pull`` × the squared distance of the mask embedding from ``mask_init`` where it has one. ``present``
     says whose text the model sees (after text dropout), ``kind`` is the placeholder of this step (a schedule's,
     or None for the model's own). Only the forward pass runs under ``autocast``. The parts: ``ctc_loss`` (a
-    float, 0.0 without a gloss head) and ``gate`` (the fusion's statistics with and without text).
+    float, 0.0 without a gloss head) and ``text_weight`` (the fusion's text weight with and without text,
+    ``diagnostics.text_weight_means``).
     """
     module = getattr(model, "module", model)
     with autocast:
@@ -33,4 +34,5 @@ def batch_loss(model, batch: dict, labels: torch.Tensor, *, present: torch.Tenso
     if config["mask_pull"] and module.placeholder.mask is not None:
         pull = (module.placeholder.mask[0] - mask_init.to(loss.device)).pow(2).sum()
         loss = loss + config["mask_pull"] * pull
-    return loss, {"ctc_loss": ctc, "gate": gate_means(out["gate"].detach(), out["mask"], present)}
+    weight = text_weight_means(out["text_weight"].detach(), out["mask"], present, config["fusion"])
+    return loss, {"ctc_loss": ctc, "text_weight": weight}

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import InputError, StoreError
+from ..model.fusion import OLD_NAMES, with_current_names
 from ..store.location import Location, absolute, default_url, is_relative
 from . import migrations
 from .config import read_toml, resolve_saved, to_toml
@@ -106,7 +107,8 @@ def truncate_metrics(run_dir: Path, size: int) -> None:
 
 def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(training step records, dev evaluations) of a run in step order, one per step: a step logged again after a
-    resume from an older checkpoint keeps its latest record."""
+    resume from an older checkpoint keeps its latest record. A run logged before the fusion's text weight had
+    its own name has it under today's (``fusion.with_current_names``)."""
     path = Path(run_dir) / METRICS
     if not path.exists():
         raise InputError(f"{run_dir} has no {METRICS}: is it a run directory of `mmprep train`?")
@@ -121,6 +123,9 @@ def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
             steps[record["step"]] = record
         elif "dev_bleu" in record:
             dev[record["step"]] = record
+    if any(OLD_NAMES.keys() & record.keys() for record in steps.values()):
+        fusion = read_config(run_dir)["fusion"]
+        steps = {step: with_current_names(record, fusion) for step, record in steps.items()}
     return [steps[s] for s in sorted(steps)], [dev[s] for s in sorted(dev)]
 
 

@@ -39,10 +39,15 @@ def test_a_difference_needs_the_same_seed_on_both_sides():
 
 
 def test_the_curves_are_read_at_the_epochs_the_design_names_with_the_jitter_of_the_second_half():
-    steps = [{"epoch": e, "loss": 10.0 / e, "gate_without_text": 0.5 / e} for e in range(1, 21)]
-    steps += [{"epoch": 21, "loss": 0.5 + 0.1 * (i % 2), "gate_without_text": None} for i in range(20)]  # +-0.1
+    steps = [{"epoch": e, "loss": 10.0 / e, "text_norm_share_without_text": 0.5 / e} for e in range(1, 21)]
+    steps += [{"epoch": 21, "loss": 0.5 + 0.1 * (i % 2), "text_norm_share_without_text": None} for i in range(20)]
     shape = COLLECT["curve_shape"](steps)
     assert shape["loss_epoch_5"] == 2.0 and shape["loss_epoch_15"] == pytest.approx(10 / 15)
     assert shape["loss_last_epoch"] == pytest.approx(0.55)
     assert shape["loss_jitter"] == pytest.approx(0.1 / 2**0.5, rel=0.05)  # changes of +-0.1 in the second half
-    assert shape["gate_without_text_epoch_5"] == 0.1 and shape["gate_without_text_last_epoch"] is None
+    assert (
+        shape["text_norm_share_without_text_epoch_5"] == 0.1
+        and shape["text_norm_share_without_text_last_epoch"] is None
+    )
+    assert "gate_opening_without_text_epoch_5" not in shape  # the statistic of the run's own fusion only
+    assert COLLECT["text_weight"]({"gate_opening_without_text_epoch_5": 0.2}, "without_text_epoch_5") == 0.2

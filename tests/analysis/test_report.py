@@ -3,6 +3,7 @@ scripts/check_report.py takes a headless Chromium screenshot)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -11,6 +12,9 @@ from pathlib import Path
 import matplotlib.image
 
 from prep.analysis.answers import POSE_ONLY, USES
+from prep.analysis.report import read_evaluations
+from prep.model.fusion import with_current_names
+from prep.train.run_dir import read_metrics
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
 
@@ -75,7 +79,13 @@ def test_report_is_a_valid_page_whose_images_exist(trained_run, tmp_path, cli):
         assert metric in text
     assert "dev missing-aware" in text and "dev ensemble" in text
     assert "how far it moved from its start" in text  # the mask's movement, not a flat cosine
-    assert sorted(parsed.images) == ["consistency.png", "gates.png", "mask.png", "text_dropout.png", "training.png"]
+    assert sorted(parsed.images) == [
+        "consistency.png",
+        "mask.png",
+        "text_dropout.png",
+        "text_weight.png",
+        "training.png",
+    ]
     for name in parsed.images:
         image = tmp_path / "page" / name
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -85,6 +95,42 @@ def test_report_is_a_valid_page_whose_images_exist(trained_run, tmp_path, cli):
     assert "synth" in text and "(with its description)" in text
     # scenario C beside A and B, and what the synthetic store's answer key says of it
     assert "Scenario C" in text and "C (another's)" in text and "hallucination rate" in text
+
+
+def rewrite_jsonl(path: Path, change) -> None:
+    lines = [json.dumps(change(json.loads(line))) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_run_from_before_the_text_weight_was_named_for_its_fusion_reads_as_today(trained_run, tmp_path, cli):
+    """metrics.jsonl and eval predictions that call the gated fusion's opening ``gate`` (and a report that does
+    not name its fusion) read as a run written today, through one mapping, and the report shows them."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("eval", "report"))
+    cli("eval", run, "--max-videos", "3", "-q")
+    today = read_metrics(run), [(p.name, r, v) for p, r, v in read_evaluations(run)]
+    assert "gate_opening_with_text" in today[0][0][0] and "gate_opening" in today[1][0][2][0]
+
+    def old(record: dict) -> dict:
+        return {re.sub(r"^gate_opening", "gate", key): value for key, value in record.items()}
+
+    rewrite_jsonl(run / "metrics.jsonl", old)
+    (report_path,) = (run / "eval").glob("*.json")
+    rewrite_jsonl(report_path.with_name(report_path.stem + ".predictions.jsonl"), old)
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    del report["fusion"]
+    report_path.write_text(json.dumps(report), encoding="utf-8")
+    assert "gate_with_text" in (run / "metrics.jsonl").read_text()  # the old names, on disk
+    assert read_metrics(run) == today[0]
+    assert [(p.name, {**r, "fusion": "gate"}, v) for p, r, v in read_evaluations(run)] == today[1]
+    cli("report", run, "--out", tmp_path / "page")
+    assert "the gate's mean opening" in " ".join(parse(tmp_path / "page" / "report.html").text)
+    # the mapping is by the run's fusion: the same old name is the text step's norm share under token fusion
+    assert with_current_names({"gate": 0.2, "gate_without_text": 0.1, "loss": 1.0}, "token") == {
+        "text_norm_share": 0.2,
+        "text_norm_share_without_text": 0.1,
+        "loss": 1.0,
+    }
 
 
 def test_report_names_a_broken_metrics_line(trained_run, tmp_path, cli):

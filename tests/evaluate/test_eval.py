@@ -144,14 +144,15 @@ def test_eval_is_deterministic(evaluated, cli, tmp_path, monkeypatch):
 def test_conservative_and_adaptive_scale_the_gate(trained_run, evaluated):
     _, plain = read(evaluated[0])
     conservative, videos = evaluate(trained_run, mode=InferenceMode("conservative", alpha=0.5), progress=False)
-    for a, b in zip(plain, videos, strict=True):
-        assert b["gate"] == pytest.approx(0.5 * a["gate"], rel=1e-5)
-        assert b["gate_without_text"] == pytest.approx(0.5 * a["gate_without_text"], rel=1e-5)
+    for a, b in zip(plain, videos, strict=True):  # gated fusion: each video's mean gate opening
+        assert b["gate_opening"] == pytest.approx(0.5 * a["gate_opening"], rel=1e-5)
+        assert b["gate_opening_without_text"] == pytest.approx(0.5 * a["gate_opening_without_text"], rel=1e-5)
     report, videos = evaluate(trained_run, mode=InferenceMode("adaptive", factor=0.0), progress=False)
     for a, b in zip(plain, videos, strict=True):
-        assert b["gate_without_text"] == 0.0  # pose only
-        assert b["gate"] == (pytest.approx(a["gate"]) if a["has_text"] else 0.0)
+        assert b["gate_opening_without_text"] == 0.0  # pose only
+        assert b["gate_opening"] == (pytest.approx(a["gate_opening"]) if a["has_text"] else 0.0)
     assert report["mode"] == "adaptive" and report["factor"] == 0.0 and conservative["alpha"] == 0.5
+    assert report["fusion"] == "gate" and "gate" not in videos[0] and "text_norm_share" not in videos[0]
 
 
 def test_ensemble_averages_the_members_probabilities_at_every_step(trained_run):

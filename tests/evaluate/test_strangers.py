@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import prep
+from prep.answer_key import from_metadata
 from prep.data.dataset import collate
 from prep.evaluate import metrics as m
 from prep.evaluate.strangers import StrangerTexts, derangement
@@ -62,7 +63,7 @@ MISLED = ["医院吃" + g for g in GUESS]  # words a stranger's description name
 
 def effect(a, b, c, named=None) -> dict:
     synth = {**SYNTH, "descriptions": named} if named is not None else SYNTH
-    return text_effect(records(a, b, c, REFERENCES), synth, "test", 200, 0, "zh")
+    return text_effect(records(a, b, c, REFERENCES), from_metadata(synth), "test", 200, 0, "zh")
 
 
 @pytest.mark.parametrize(("c", "verdict"), [

@@ -40,5 +40,5 @@ def test_a_store_extracted_here_is_trained_in_core_and_its_export_translates_a_p
             [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines()] for f in (here, there)
         )
         assert full["translation"] == other["translation"] and full["has_text"] == other["has_text"] == bool(text)
-        assert full["gate"] == pytest.approx(other["gate"], rel=1e-5)
+        assert full["text_norm_share"] == pytest.approx(other["text_norm_share"], rel=1e-5)
         assert full["confidence"] == pytest.approx(other["confidence"], rel=1e-5)

@@ -64,7 +64,7 @@ def test_the_exported_folder_loads_in_a_fresh_process_and_translates_the_same(vi
     assert got[0]["translation"] != got[1]["translation"]  # the description reached the model
     for g, e in zip(got, expected, strict=True):
         assert g["has_text"] == e["has_text"]
-        assert g["gate"] == pytest.approx(e["gate"], rel=1e-6)
+        assert g["text_norm_share"] == pytest.approx(e["text_norm_share"], rel=1e-6)
         assert g["confidence"] == pytest.approx(e["confidence"], rel=1e-5)
 
 
@@ -85,6 +85,9 @@ def test_the_folder_holds_safetensors_json_and_a_model_card(video_run, exported,
     assert "- fusion: `token`: the pooled description feature is one input step before the pose steps, its " \
            "per-token features follow it; a learned no-text embedding" in card  # fmt: skip
     assert "gate" not in card.split("## Evaluation")[0]
+    assert (
+        "Each translation comes with `text_norm_share`, how much of the description the model's fusion lets in" in card
+    )
     # `mmprep translate DIR` takes the folder as it takes a run.
     assert cli("translate", exported, sample_video, "-q").stdout == cli("translate", video_run.run, sample_video,
                                                                          "-q").stdout  # fmt: skip

@@ -23,7 +23,7 @@ def predictions(report) -> dict[str, dict]:
 def assert_as_eval(record: dict, video: dict, scenario: str) -> None:
     suffix = "" if scenario == "A" else "_without_text"
     assert record["translation"] == video["hypothesis" + suffix]
-    assert record["gate"] == pytest.approx(video["gate" + suffix], rel=1e-6)
+    assert record["text_norm_share"] == pytest.approx(video["text_norm_share" + suffix], rel=1e-6)  # token fusion
     assert 0.0 < record["confidence"] <= 1.0
 
 
@@ -70,8 +70,8 @@ def test_translate_the_sample_video_with_and_without_a_description(video_run, sa
     assert (
         record["has_text"] is False and record["mode"] == "missing-aware" and record["translation"].strip() == without
     )
-    assert set(record) == {"id", "source", "translation", "has_text", "mode", "alpha", "factor", "beams", "gate",
-                           "confidence"}  # fmt: skip
+    assert set(record) == {"id", "source", "translation", "has_text", "mode", "alpha", "factor", "beams",
+                           "text_norm_share", "confidence"}  # fmt: skip
 
 
 def test_a_folder_in_parallel_where_a_bad_video_fails_alone(video_run, cli, tmp_path):
@@ -105,7 +105,7 @@ def test_a_pose_file_translates_as_the_video_it_came_from(video_run, cli, tmp_pa
         from_video = translator.translate(video_run.videos / "c.mp4", text)
         from_pose = translator.translate(poses / "c.pose", text)
         assert from_pose["translation"] == from_video["translation"] and from_pose["has_text"] == (text is not None)
-        assert from_pose["gate"] == pytest.approx(from_video["gate"], rel=1e-4)
+        assert from_pose["text_norm_share"] == pytest.approx(from_video["text_norm_share"], rel=1e-4)
         assert from_pose["confidence"] == pytest.approx(from_video["confidence"], rel=1e-4)
     out = tmp_path / "poses.jsonl"
     cli("translate", video_run.run, poses, "--glob", "*.pose", "--out", out, "-q")

@@ -106,7 +106,13 @@ def test_token_fusion_puts_the_text_first_and_marks_missing_text():
     projected = fusion.text_proj(text)
     torch.testing.assert_close(fused[0, 0], projected[0])  # with text: the projection alone
     torch.testing.assert_close(fused[1, 0], projected[1] + fusion.missing)  # without: the "no text" embedding added
-    assert ((share > 0) & (share < 1)).all()
+    # the text weight: the text step's share of the input norm, |text step| / (|text step| + mean |pose step|)
+    pose_norm = torch.stack([pose[0].norm(dim=-1).mean(), pose[1, :3].norm(dim=-1).mean()])
+    expected = fused[:, 0].norm(dim=-1) / (fused[:, 0].norm(dim=-1) + pose_norm)
+    torch.testing.assert_close(share, expected[:, None, None].expand(-1, 6, 1))
+    halved, _, share_half = fusion(pose, mask, text, torch.tensor([True, False]), gate_scale=torch.full((2,), 0.5))
+    torch.testing.assert_close(halved[:, 0], 0.5 * fused[:, 0])  # of the step as it enters, after the mode's factor
+    torch.testing.assert_close(share_half[:, 0, 0], halved[:, 0].norm(dim=-1) / (halved[:, 0].norm(dim=-1) + pose_norm))
     silenced, _, share_off = fusion(pose, mask, text, torch.tensor([True, False]), gate_scale=torch.zeros(2))
     assert torch.count_nonzero(silenced[:, 0]) == 0 and torch.count_nonzero(share_off) == 0
 

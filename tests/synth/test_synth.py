@@ -10,6 +10,7 @@ import zarr
 
 import prep
 import prep.synth as synth
+from prep.answer_key import AnswerKey
 from prep.errors import InputError, StoreError
 from prep.store import validate
 from prep.synth import (
@@ -23,7 +24,6 @@ from prep.synth import (
     vocabulary,
     write_synth,
 )
-from prep.synth.truth import SynthTruth
 from prep.synth.words import LANGUAGES
 
 
@@ -181,7 +181,7 @@ def test_running_text_names_exactly_the_answer_keys_words_in_varied_sentences():
     for language in ("zh", "en"):
         config = SynthConfig(videos=60, text_ratio=1.0, text_info=0.7, text_distractors=1, text_style="sentence",
                              language=language)  # fmt: skip
-        truth = SynthTruth(LANGUAGES[language], (), language)  # every word of the language, not only the vocabulary
+        truth = AnswerKey(LANGUAGES[language], (), language)  # every word of the language, not only the vocabulary
         vocab, starts = vocabulary(config), set()
         for i in range(config.videos):
             description = describe(config, i, [vocab.words[w] for w in sentence(config, i)], vocab)

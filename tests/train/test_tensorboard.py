@@ -22,7 +22,8 @@ def test_event_files_hold_the_scalars_of_metrics_jsonl(cli, synth_store, tmp_pat
     events.Reload()
     tags = set(events.Tags()["scalars"])
     # What the issue names: loss, lr, the effective text-dropout rate, gates, mask cosines, dev BLEU.
-    for tag in ("train/loss", "train/lr", "train/text_dropout_p", "train/gate_with_text", "train/gate_without_text",
+    for tag in ("train/loss", "train/lr", "train/text_dropout_p", "train/text_norm_share_with_text",
+                "train/text_norm_share_without_text",
                 "train/mask_cos_init", "train/mask_cos_text_mean", "dev/dev_bleu", "train/grad_norm/total"):  # fmt: skip
         assert tag in tags, sorted(tags)
     expected: dict[str, dict[int, float]] = {}
@@ -51,7 +52,7 @@ def test_jsonl_is_the_default_and_writes_no_event_files(cli, synth_store, tmp_pa
 
 def test_events_and_unset_values_are_not_scalars():
     assert scalars({"step": 3, "epoch": 1, "event": "epoch_end", "videos_per_process": [4]}) == {}
-    got = scalars({"step": 2, "epoch": 1, "loss": 1.5, "gate_without_text": None, "placeholder": "mask",
+    got = scalars({"step": 2, "epoch": 1, "loss": 1.5, "gate_opening_without_text": None, "placeholder": "mask",
                    "grad_norm": {"gate": 0.5}})  # fmt: skip
     assert got == {"train/loss": 1.5, "train/grad_norm/gate": 0.5}
 

@@ -40,7 +40,7 @@ def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
     assert first["ok"] and first["parts"]["mask_embedding"]["receives_gradient"]
     assert checkpoint.path(run, "last").exists() and checkpoint.path(run, "best").exists()
     record = metrics(run)[0]
-    for key in ("step", "epoch", "loss", "lr", "text_dropout_p", "gate_with_text", "gate_without_text",
+    for key in ("step", "epoch", "loss", "lr", "text_dropout_p", "text_norm_share_with_text", "text_norm_share_without_text",
                 "mask_cos_init", "mask_cos_text_mean", "mask_moved", "mask_distance_text_mean", "grad_norm",
                 "data_wait"):  # fmt: skip
         assert key in record, key

@@ -1,9 +1,14 @@
-"""What a synthetic store knows about its own answers: the ambiguous word pairs, the best BLEU a model can reach
-with and without the descriptions (the ceilings), and whether a model's translations tell the pairs apart.
+"""A synthetic store's answer key, and scoring translations against it.
+
+`mmprep synth` records in the store what it knows about its own answers (``Store.synth``,
+store.schema.json#/$defs/synth): the vocabulary, the ambiguous word pairs, the best BLEU a model can reach with
+and without the descriptions (the ceilings) and the words each description names. The key is store metadata, so
+it is read and scored here, beside the shared vocabulary, where the generator (``prep.synth``, which writes it)
+and evaluation (``prep.evaluate``, which scores against it) both reach it without one importing the other.
 
 The ``2 * ambiguous_pairs`` ambiguous words come in pairs with identical signs, and every word is drawn
 uniformly, so from the poses alone no model can name the right word of a pair more than half the time: only a
-model that reads the description does better. That makes two measures whose answer is known:
+model that reads the description does better. That makes measures whose answer is known:
 
 - the ceilings: the corpus BLEU-4 of the references with every ambiguous word replaced by the best fixed guess
   of its pair (pose only), and with the description (with text). The description names words in random order,
@@ -27,22 +32,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bleu import corpus_bleu
+from .bleu import corpus_bleu
 
 DRAWS = 20  # random arrangements averaged in the with-text ceiling
 
 
 @dataclass(frozen=True)
-class SynthTruth:
-    """The answer key of a synthetic store (``Store.synth``)."""
+class AnswerKey:
+    """The answer key of a synthetic store: its vocabulary ``words``, the ambiguous ``pairs`` and the
+    ``language`` (how a text splits into words); as read from a store, also its ``ceilings`` per split
+    and the words each video's description names (``named``: video id -> words; None for a store made before
+    it was recorded). ``from_metadata`` reads it from a store."""
 
     words: tuple[str, ...]
     pairs: tuple[tuple[str, str], ...]
     language: str
-
-    @classmethod
-    def of(cls, info: dict) -> SynthTruth:
-        return cls(tuple(info["words"]), tuple(tuple(p) for p in info["ambiguous_pairs"]), info["config"]["language"])
+    ceilings: dict[str, dict] | None = None
+    named: dict[str, list[str]] | None = None
 
     def segment(self, text: str) -> list[str]:
         """The vocabulary words of ``text``: split on spaces (English), or matched longest first (Chinese, written
@@ -97,7 +103,7 @@ class SynthTruth:
                     occurrences += expected
         return {"accuracy": right / total if total else None, "n": occurrences}
 
-    def ceilings(self, sentences: Sequence[Sequence[str]], named: Sequence[Sequence[str]]) -> dict:
+    def ceilings_of(self, sentences: Sequence[Sequence[str]], named: Sequence[Sequence[str]]) -> dict:
         """``{"pose_only_bleu4", "with_text_bleu4"}`` for videos whose translations are ``sentences`` (their words)
         and whose descriptions name ``named``; None for no videos."""
         if not sentences:
@@ -140,3 +146,14 @@ class SynthTruth:
             best = max(scores, key=scores.get)
             guess.update({a: best, b: best})
         return guess
+
+
+def from_metadata(info: dict | None) -> AnswerKey | None:
+    """The answer key in a store's metadata (``Store.synth``, store.schema.json#/$defs/synth), None where the store
+    has none (any store that `mmprep synth` did not write)."""
+    if info is None:
+        return None
+    pairs = tuple(tuple(p) for p in info["ambiguous_pairs"])
+    return AnswerKey(
+        tuple(info["words"]), pairs, info["config"]["language"], info["ceilings"], info.get("descriptions")
+    )

@@ -1,16 +1,17 @@
-"""A synthetic store's answer key: the ambiguous pairs, the ceilings and the ambiguous-word accuracy."""
+"""A synthetic store's answer key (prep/answer_key.py): the ambiguous pairs, the ceilings and the ambiguous-word
+accuracy, and the key as read back from the store."""
 
 from __future__ import annotations
 
 import pytest
 
 import prep
+from prep.answer_key import AnswerKey, from_metadata
 from prep.store import validate
 from prep.synth import SynthConfig, describe, plan, sentence, vocabulary, write_synth
-from prep.synth.truth import SynthTruth
 
-ZH = SynthTruth(("我", "我们", "他", "家", "学校"), (("我", "他"),), "zh")
-EN = SynthTruth(("i", "he", "home", "school"), (("i", "he"),), "en")
+ZH = AnswerKey(("我", "我们", "他", "家", "学校"), (("我", "他"),), "zh")
+EN = AnswerKey(("i", "he", "home", "school"), (("i", "he"),), "en")
 
 
 def test_segmentation_matches_the_longest_word_and_skips_the_rest():
@@ -39,16 +40,16 @@ def test_ceilings_follow_what_the_description_names():
         ["家", "学校", "我们"],
     ] * 5
     nothing, everything = [[] for _ in sentences], [list(s) for s in sentences]
-    guessed = ZH.ceilings(sentences, nothing)
+    guessed = ZH.ceilings_of(sentences, nothing)
     assert guessed["pose_only_bleu4"] == guessed["with_text_bleu4"] < 100
-    known = ZH.ceilings(sentences, everything)
+    known = ZH.ceilings_of(sentences, everything)
     # 我 and 他 share a sign: where a sentence has both, the description says which, not where
     assert known["pose_only_bleu4"] == guessed["pose_only_bleu4"] < known["with_text_bleu4"] < 100.0
     separate = [s for s in sentences if not {"我", "他"} <= set(s)]
-    assert ZH.ceilings(separate, [list(s) for s in separate])["with_text_bleu4"] == 100.0
-    half = ZH.ceilings(sentences, [s if "我" in s and "他" in s else [] for s in sentences])  # some named
+    assert ZH.ceilings_of(separate, [list(s) for s in separate])["with_text_bleu4"] == 100.0
+    half = ZH.ceilings_of(sentences, [s if "我" in s and "他" in s else [] for s in sentences])  # some named
     assert guessed["pose_only_bleu4"] < half["with_text_bleu4"] < 100
-    unambiguous = SynthTruth(ZH.words, (), "zh").ceilings(sentences, nothing)
+    unambiguous = AnswerKey(ZH.words, (), "zh").ceilings_of(sentences, nothing)
     assert unambiguous == {"pose_only_bleu4": 100.0, "with_text_bleu4": 100.0}
 
 
@@ -73,6 +74,11 @@ def test_the_store_records_its_answer_key_and_it_matches_the_generator(store_url
     words = [vocab.words[w] for w in sentence(config, i)]
     assert key["descriptions"][rows[i]["id"]] == describe(config, i, words, vocab).named
     assert all(w in rows[i]["description"] for w in key["descriptions"][rows[i]["id"]])
+    # what evaluation scores against: the same key, read from the store's metadata
+    read = from_metadata(store.synth)
+    assert read.words == tuple(vocab.words) and read.pairs == tuple(map(tuple, key["ambiguous_pairs"]))
+    assert read.ceilings == key["ceilings"] and read.named == key["descriptions"] and read.language == "zh"
+    assert from_metadata(None) is None  # a store that mmprep synth did not write
 
 
 def test_hallucinations_count_named_words_whose_sign_the_video_does_not_show():
