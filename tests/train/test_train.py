@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,9 +13,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, is_stopped, stop_process_group
 from train_helpers import config_for, interrupt_at_batch, metrics, step_losses, tiny_backbone
 
 import prep
@@ -182,39 +184,81 @@ def test_config_file_flags_and_resume_rules(synth_store, tmp_path, cli):
     assert "cannot make the training batches: batch_size 1" in output and "--grad-accum" in output
 
 
+# `mmprep ARGS...` as torchrun starts it with `--no-python python -c STOPPING_TRAIN N ARGS...`: each rank stops
+# itself (SIGSTOP) while it reads batch N (interrupt_at_batch), so a test that sees both ranks stopped knows where
+# the run is and interrupts it there.
+STOPPING_TRAIN = f"""
+import signal, sys
+import pytest
+sys.path.insert(0, {str(REPO / "tests")!r})
+from train_helpers import interrupt_at_batch
+from prep.cli import main
+interrupt_at_batch(pytest.MonkeyPatch(), int(sys.argv.pop(1)), signum=signal.SIGSTOP)
+main(sys.argv[1:], prog_name="mmprep")
+"""
+
+
+def stopped_ranks(torchrun: subprocess.Popen, log: Path, ranks: int = 2, timeout: float = 240) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert torchrun.poll() is None, log.read_text()[-3000:]
+        stopped = [p for p in psutil.Process(torchrun.pid).children(recursive=True) if is_stopped(p)]
+        if len(stopped) == ranks:
+            return stopped
+        time.sleep(0.1)
+    raise AssertionError(f"the ranks did not stop in time: {log.read_text()[-3000:]}")
+
+
+def signal_pending(process: psutil.Process, signum: int) -> bool:
+    """Whether ``signum`` waits to be delivered to ``process`` (stopped): Linux lists it in /proc/PID/status."""
+    status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+    masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask >> (signum - 1) & 1 for mask in masks)
+
+
 def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(
     synth_store, tmp_path, ctrl_c_reaches_commands
 ):
-    run = tmp_path / "ddp"
+    run, log = tmp_path / "ddp", tmp_path / "torchrun.log"
     options = ["--store", synth_store, "--backbone", "tiny", "--tiny-d-model", "32", "--tiny-layers", "1",
                "--tiny-heads", "2", "--batch-size", "4", "--max-target-length", "16", "--eval-max-videos", "2",
                "--log-every", "1", "-q"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prep", "train"]
-    first = subprocess.Popen([*torchrun, "--out", str(run), "--epochs", "4", *options], env=env,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 240
-    while not (run / "metrics.jsonl").exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches torchrun and both workers
-    _, stderr = first.communicate(timeout=240)
-    assert first.returncode != 0, stderr[-3000:]
-    stopped_at = checkpoint.load(run)["progress"]["step"]
-    assert stopped_at >= 1, stderr[-3000:]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python"]
+    with open(log, "w") as stderr:
+        first = subprocess.Popen([*torchrun, sys.executable, "-c", STOPPING_TRAIN, "3", "train", "--out", str(run),
+                                  "--epochs", "2", *options], env=env, stderr=stderr, start_new_session=True)  # fmt: skip
+    ranks: list[psutil.Process] = []
+    try:
+        ranks = stopped_ranks(first, log)  # each reading the batch of step 2 of epoch 1 (of 10)
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal; torchrun passes it on to the ranks
+        deadline = time.monotonic() + 60
+        while not all(signal_pending(rank, signal.SIGINT) for rank in ranks):
+            assert time.monotonic() < deadline, "torchrun did not pass Ctrl-C on"
+            time.sleep(0.05)
+        for rank in ranks:
+            rank.resume()  # SIGCONT: each finishes step 2, they agree to stop, and rank 0 saves
+        assert first.wait(timeout=240) != 0
+    finally:
+        for rank in ranks:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                rank.kill()
+        stop_process_group(first)
+    assert checkpoint.load(run)["progress"]["step"] == 2, log.read_text()[-3000:]
 
-    resumed = subprocess.run([*torchrun, "--resume", str(run), "-q"], env=env, capture_output=True, text=True,
-                             timeout=300)  # fmt: skip
+    # Resumed by the console script, as `torchrun --no-python mmprep train` starts it.
+    mmprep = Path(sys.executable).with_name("mmprep")
+    resumed = subprocess.run([*torchrun, mmprep, "train", "--resume", str(run), "-q"], env=env, capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     state = checkpoint.load(run)
-    assert len(state["rng"]) == 2 and state["progress"]["epoch"] == 5  # four epochs done
+    assert len(state["rng"]) == 2 and state["progress"]["epoch"] == 3  # two epochs done
     steps = [m["step"] for m in metrics(run) if "loss" in m]
     assert steps == list(range(1, state["progress"]["step"] + 1))  # only rank 0 writes; nothing lost or repeated
-    assert stopped_at < steps[-1]
-    full_epochs = [m for m in metrics(run) if m.get("event") == "epoch_end"][-2:]  # epochs 3 and 4, after the stop
-    train_videos = len(PoseDataset(synth_store))
-    for shards in full_epochs:
-        a, b = shards["videos_per_process"]  # (distinct videos; a recycled with-text video counts once)
-        assert a + b >= train_videos and abs(a - b) <= 2 and shards["videos_shared_between_processes"] == 0
+    # epoch 2, whole after the resume (a resumed process counts the videos it trained on since)
+    (shards,) = [m for m in metrics(run) if m.get("event") == "epoch_end" and m["epoch"] == 2]
+    a, b = shards["videos_per_process"]  # (distinct videos; a recycled with-text video counts once)
+    assert a + b >= len(PoseDataset(synth_store)) and abs(a - b) <= 2 and shards["videos_shared_between_processes"] == 0
 
 
 def test_the_train_page_lists_every_train_option_as_the_schema_defines_it():
