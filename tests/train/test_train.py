@@ -130,9 +130,13 @@ def test_refuses_a_missing_or_stale_mask_init(synth_store, tmp_path, tiny_mt5, o
     shutil.rmtree(Path(store) / "mask_init")
     with pytest.raises(StoreError, match=r"no mask_init.*mmprep init-mask"):
         train(config_for(store), tmp_path / "a", progress=False)
-    train(config_for(store, mask_init="random", max_steps=1), tmp_path / "b", progress=False)
+    summary = train(config_for(store, mask_init="random", max_steps=1), tmp_path / "b", progress=False)
+    assert summary["steps"] == 1 and abs(summary["mask"]["mask_cos_text_mean"]) < 0.5  # not the mean description
     for placeholder in ("zero+indicator", "raw-zero+indicator"):  # no mask, no mask_init needed
-        train(config_for(store, placeholder=placeholder, max_steps=1), tmp_path / placeholder, progress=False)
+        summary = train(config_for(store, placeholder=placeholder, max_steps=1), tmp_path / placeholder,
+                        progress=False)  # fmt: skip
+        assert summary["steps"] == 1 and "mask" not in summary
+        assert not [k for k in checkpoint.load(tmp_path / placeholder)["model"] if "mask" in k]
 
 
 @pytest.mark.parametrize("policy", ["skip", "stop"])
