@@ -27,7 +27,7 @@ from prep.train.config import resolve
 from prep.train.diagnostics import mask_position, typical_distance
 from prep.train.loop import NonFiniteError, train
 from prep.train.optim import build_optimizer
-from prep.train.setup import uses_text_tokens
+from prep.train.setup import placeholder_schedule, uses_text_tokens
 
 
 def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
@@ -99,9 +99,6 @@ def test_mask_has_its_own_learning_rate_and_weight_decay(synth_store, tmp_path):
     assert groups["mask"]["weight_decay"] == 1e-5 and groups["weights"]["weight_decay"] == 0.05
     assert groups["biases_and_norms"]["weight_decay"] == 0.0
     assert len(groups["mask"]["params"]) == 1
-
-
-def test_mask_pull_and_optimizer_groups_directly(synth_store):
     from prep.model.translation import ModelConfig, SignTranslationModel
 
     model = SignTranslationModel(tiny_backbone(), ModelConfig(5, 12, placeholder="zero"), None)
@@ -109,15 +106,25 @@ def test_mask_pull_and_optimizer_groups_directly(synth_store):
     assert groups == {"weights", "biases_and_norms"}  # no mask embedding with the zero placeholder
 
 
-def test_alternation_switches_placeholders_on_epoch_boundaries(synth_store, tmp_path):
+def test_the_mask_pull_holds_the_mask_near_its_initial_value(synth_store, tmp_path):
+    """The same run with and without --mask-pull (the mask's learning rate raised, so that it moves): pulled
+    back towards mask_init, it ends nearer to it."""
+    moved = {}
+    for pull in (0.0, 100.0):
+        config = config_for(synth_store, max_steps=3, mask_lr_scale=10.0, mask_pull=pull)
+        moved[pull] = train(config, tmp_path / str(pull), progress=False)["mask"]["mask_moved"]
+    assert 0 < moved[100.0] < 0.5 * moved[0.0], moved
+
+
+def test_training_takes_each_steps_placeholder_from_the_schedule(synth_store, tmp_path):
+    """The schedule's rule is tested in tests/model/test_model.py; here, that every step trains with its kind."""
     run = tmp_path / "run"
-    train(config_for(synth_store, epochs=3, placeholder_schedule="1:zero,2:mask,3:alternate"), run, progress=False)
-    kinds = {}
-    for m in metrics(run):
-        if "placeholder" in m:
-            kinds.setdefault(m["epoch"], []).append(m["placeholder"])
-    assert set(kinds[1]) == {"zero"} and set(kinds[2]) == {"mask"}
-    assert kinds[3][:4] == ["zero", "mask", "zero", "mask"]  # after 22 steps: even steps zero, odd steps mask
+    config = config_for(synth_store, epochs=2, placeholder_schedule="1:zero,2:alternate")
+    train(config, run, progress=False)
+    schedule = placeholder_schedule(config)
+    steps = [m for m in metrics(run) if "loss" in m]  # one record per step (log_every 1)
+    assert [m["placeholder"] for m in steps] == [schedule.kind(m["epoch"], m["step"] - 1) for m in steps]
+    assert {m["epoch"] for m in steps} == {1, 2} and {m["placeholder"] for m in steps} == {"zero", "mask"}
 
 
 def test_refuses_a_missing_or_stale_mask_init(synth_store, tmp_path, tiny_mt5, other_mt5):
