@@ -299,4 +299,3 @@ def test_the_help_says_what_the_code_does():
     epochs = train.split("Options:")[1].split("--epochs INTEGER")[1][:300]
     assert f"[default: {format_value(options()['epochs']['default'])}]" in epochs
     assert "SPLIT-MODE-beamN.json with --beam N above 1" in help_of("eval")
-    assert "--split [train]" in help_of("init-mask")
