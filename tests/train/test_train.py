@@ -210,6 +210,7 @@ main(sys.argv[1:], prog_name="mmprep")
 
 
 def stopped_ranks(torchrun: subprocess.Popen, log: Path, ranks: int = 2, timeout: float = 240) -> list[psutil.Process]:
+    """Wait until ``ranks`` processes under torchrun have stopped themselves; returns them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert torchrun.poll() is None, log.read_text()[-3000:]
