@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from prep import VideoResult
 from prep.layout import Layout
@@ -217,6 +218,14 @@ def dask_cluster(directory: Path, workers: int = 2) -> Iterator[str]:
     finally:
         for process in reversed(started):
             stop_process_group(process)
+
+
+def is_stopped(process: psutil.Process) -> bool:
+    """Whether ``process`` is stopped (SIGSTOP); False once it is gone."""
+    try:
+        return process.status() == psutil.STATUS_STOPPED
+    except psutil.NoSuchProcess:  # a short-lived helper (importing mediapipe runs a compiler to find a library)
+        return False
 
 
 def stop_process_group(process: subprocess.Popen, grace_s: float = 20) -> None:

@@ -37,8 +37,12 @@ def step_losses(run_dir: Path) -> dict[int, float]:
     return {m["step"]: m["loss"] for m in metrics(run_dir) if "loss" in m}
 
 
-def interrupt_at_batch(monkeypatch, n: int, error: type[BaseException] | None = None) -> None:
-    """Ctrl-C (a real SIGINT) while batch ``n`` of the run is read; or raise ``error`` there (a crash)."""
+def interrupt_at_batch(
+    monkeypatch, n: int, error: type[BaseException] | None = None, signum: int = signal.SIGINT
+) -> None:
+    """Ctrl-C (a real SIGINT) while batch ``n`` of the run is read (the first batch check reads batch 1, step
+    ``k`` batch ``k + 1``), or another signal (SIGSTOP: the process stops itself there); or raise ``error``
+    there (a crash)."""
     original = PoseDataset.__getitems__
     calls = {"n": 0}
 
@@ -46,7 +50,7 @@ def interrupt_at_batch(monkeypatch, n: int, error: type[BaseException] | None = 
         calls["n"] += 1
         if calls["n"] == n:
             if error is None:
-                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signum)
             else:
                 raise error("simulated crash")
         return original(self, indices)

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import csv
+import re
 import runpy
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from helpers import snapshot
 
 from prep.analysis.ablate import Ablation, Cell, parse_grid, spread
+from prep.cli import main
 from prep.errors import InputError
 
 SETTINGS = ["backbone=tiny", "tiny_d_model=32", "tiny_layers=1", "tiny_heads=2", "tiny_vocab_size=200", "batch_size=8",
             "pose_stride=4", "max_target_length=16", "eval_max_videos=2", "log_every=1", "lr=5e-4"]  # fmt: skip
+
+
+CELLS = [  # sorted by name
+    "placeholder=mask+indicator,text_dropout=0.3,seed=0", "placeholder=mask+indicator,text_dropout=none,seed=0",
+    "placeholder=zero,text_dropout=0.3,seed=0", "placeholder=zero,text_dropout=none,seed=0",
+]  # fmt: skip
 
 
 def ablate_args(store, out, *extra):
@@ -29,16 +39,20 @@ def results(out) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_path, cli):
-    out = tmp_path / "ablation"
-    result = cli(*ablate_args(synth_store, out))
+@pytest.fixture(scope="module")
+def ablation(synth_store, tmp_path_factory) -> tuple[Path, Result]:
+    """The 2 x 2 ablation of ablate_args, run once in this process: (its folder, the command's result)."""
+    out = tmp_path_factory.mktemp("ablate") / "ablation"
+    result = CliRunner().invoke(main, [str(a) for a in ablate_args(synth_store, out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_ablation_trains_and_evaluates_every_cell_and_compares_them(ablation):
+    out, result = ablation
     assert "4 cells (0 finished before, 4 to run)" in result.stderr
-    names = sorted(p.name for p in (out / "cells").iterdir())
-    assert names == [
-        "placeholder=mask+indicator,text_dropout=0.3,seed=0", "placeholder=mask+indicator,text_dropout=none,seed=0",
-        "placeholder=zero,text_dropout=0.3,seed=0", "placeholder=zero,text_dropout=none,seed=0",
-    ]  # fmt: skip
-    config = (out / "cells" / names[1] / "run" / "config.toml").read_text()
+    assert sorted(p.name for p in (out / "cells").iterdir()) == CELLS
+    config = (out / "cells" / CELLS[1] / "run" / "config.toml").read_text()
     assert 'placeholder = "mask+indicator"' in config and 'text_dropout = "none"' in config
     assert "max_steps = 2" in config and "seed = 0" in config and "tiny_d_model = 32" in config
     rows = results(out)
@@ -50,14 +64,17 @@ def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_pat
     assert len({(r["with_text_ceiling"], r["pose_only_ceiling"]) for r in rows}) == 1
     assert 100 >= float(rows[0]["with_text_ceiling"]) >= float(rows[0]["pose_only_ceiling"]) > 0
     summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert (
-        sum(line.startswith("| ") for line in summary.splitlines()) == 5
-        and "| placeholder | text_dropout | seeds | best dev BLEU-4" in summary
-    )
+    assert sum(line.startswith("| ") for line in summary.splitlines()) == 5
+    assert "| placeholder | text_dropout | seeds | best dev BLEU-4" in summary
     assert summary in result.output  # the table is printed too
     assert (out / "loss_curves.png").read_bytes()[:4] == b"\x89PNG"
 
-    # scripts/compare_ablations.py: every setting against a baseline, paired by seed
+
+def test_compare_ablations_sets_every_setting_against_a_baseline(ablation, cli):
+    """scripts/compare_ablations.py, paired by seed; with --modes, a cell evaluated in another mode is a row of
+    its own."""
+    out, _ = ablation
+    rows = results(out)
     compare = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "compare_ablations.py"))
     lines = compare["table"](compare["load"](out), "placeholder=zero,text_dropout=none").splitlines()
     assert len(lines) == 6 and "| B - placeholder=zero,text_dropout=none |" in lines[0]
@@ -67,21 +84,30 @@ def test_ablation_runs_every_cell_compares_them_and_resumes(synth_store, tmp_pat
     assert by_setting["placeholder=mask+indicator,text_dropout=0.3"][8] == format(
         b[("mask+indicator", "0.3")] - b[("zero", "none")], ".1f"
     )
-    # --modes: a cell evaluated in another mode is a row of its own
-    cli("eval", str(out / "cells" / names[0] / "run"), "--mode", "conservative", "--alpha", "0.5", "-q")
+    cli("eval", str(out / "cells" / CELLS[0] / "run"), "--mode", "conservative", "--alpha", "0.5", "-q")
     lines = compare["table"](compare["load"](out, ("conservative-a0.5",)), "placeholder=zero,text_dropout=none")
     assert len(lines.splitlines()) == 7
     assert lines.splitlines()[-1].startswith("| placeholder=mask+indicator,text_dropout=0.3 (conservative-a0.5) | 1 |")
 
-    # Resume: a cell whose evaluation is gone is evaluated again (its training is finished); a deleted cell is
-    # trained again; the other two are not touched. This time on a local dask cluster of one worker.
-    kept = {n: (out / "cells" / n / "run" / "eval" / "dev-missing-aware.json").stat().st_mtime_ns for n in names[2:]}
-    (out / "cells" / names[0] / "run" / "eval" / "dev-missing-aware.json").unlink()
-    shutil.rmtree(out / "cells" / names[1])
+
+def test_a_resumed_ablation_runs_only_what_is_missing(ablation, synth_store, tmp_path, cli):
+    """A cell whose evaluation is gone is evaluated again, its training kept; a deleted cell is trained again; the
+    other two keep every file as it was. This time on a local dask cluster of one worker."""
+    out = tmp_path / "ablation"
+    shutil.copytree(ablation[0], out)
+    rows = results(out)
+    run = out / "cells" / CELLS[0] / "run"
+    (run / "eval" / "dev-missing-aware.json").unlink()
+    trained = {name: data for name, data in snapshot(run).items() if not name.startswith("eval/")}
+    shutil.rmtree(out / "cells" / CELLS[1])
+    untouched = {name: snapshot(out / "cells" / name) for name in CELLS[2:]}
+
     result = cli(*ablate_args(synth_store, out, "--workers", "1"))
     assert "4 cells (2 finished before, 2 to run)" in result.stderr
-    for n in names[2:]:
-        assert (out / "cells" / n / "run" / "eval" / "dev-missing-aware.json").stat().st_mtime_ns == kept[n]
+    assert sorted(re.findall(r"\] (\S+): done", result.stderr)) == CELLS[:2]
+    assert {name: snapshot(out / "cells" / name) for name in CELLS[2:]} == untouched
+    assert {name: data for name, data in snapshot(run).items() if not name.startswith("eval/")} == trained
+    assert (run / "eval" / "dev-missing-aware.json").exists()
     again = results(out)
     assert again[:2] == rows[:2]  # the untouched cells (zero placeholder)
     # The dask worker runs torch on one thread, this process on two: the same to float rounding, not bit for bit.

@@ -50,7 +50,7 @@ def real_store(tmp_path_factory):
     return url
 
 
-def test_items_carry_what_the_issue_lists(real_store):
+def test_an_item_carries_its_keypoints_confidences_length_text_and_translation(real_store):
     ds = prep.PoseDataset(real_store)  # train, upper, normalised
     assert len(ds) == 2 and ds.ids == ["example", "zoomed"]
     assert ds.has_text.tolist() == [False, True] and ds.lengths.tolist() == [97, 97]

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prep import StratifiedBatchSampler
+from prep.data import sampler as sampler_module
 from prep.data.sampler import _keys, _permute
 
 
@@ -153,14 +154,24 @@ def test_drop_last_ends_before_the_batch_that_needs_filling():
     assert max(without) == 1 and without.count(0) == 2  # 78 of the 80 shown once, none twice
 
 
-def test_restoring_far_into_an_epoch_is_immediate():
-    has_text = np.zeros(2_000_000, dtype=bool)
+def test_restoring_far_into_an_epoch_is_immediate(monkeypatch):
+    """Restored at batch 20,000, the sampler computes the order of that batch's window only: every video order
+    goes through ``_permute``, and a restore that replayed the epoch would put 160,000 positions through it."""
+    has_text = np.zeros(200_000, dtype=bool)
     has_text[::5] = True
     sampler = StratifiedBatchSampler(has_text, 8)
-    state = {**sampler.state_dict(), "position": 200_000}
-    sampler.load_state_dict(state)
-    batch = next(iter(sampler))
-    assert batch == sampler.batch(200_000) and int(has_text[batch].sum()) == 2
+    expected = sampler.batch(20_000)
+    permuted = []
+
+    def counting(x, n, keys):
+        permuted.append(len(x))
+        return _permute(x, n, keys)
+
+    monkeypatch.setattr(sampler_module, "_permute", counting)
+    fresh = StratifiedBatchSampler(has_text, 8)
+    fresh.load_state_dict({**fresh.state_dict(), "position": 20_000})
+    assert next(iter(fresh)) == expected and int(has_text[expected].sum()) == 2
+    assert 0 < sum(permuted) <= 2 * 8 * fresh.bucket_batches  # one window of 64 batches, through two permutations
 
 
 def test_state_from_other_settings_is_refused():

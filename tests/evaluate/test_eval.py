@@ -116,18 +116,16 @@ def test_eval_writes_a_valid_report_and_predictions(evaluated):
     assert all(v["kl"] > 0 for v in videos if v["has_text"])
 
 
-def test_identical_scenarios_give_kl_0_and_spearman_1(evaluated):
+def test_identical_scenarios_pass_every_consistency_target(evaluated):
     _, videos = read(evaluated[0])
     without = [v for v in videos if not v["has_text"]]  # the placeholder in A and in B
     same = m.consistency(without)
     assert same["kl"]["value"] == 0.0 and same["confidence_std"]["value"] == 0.0
     assert same["delta_bleu"]["value"] == 0.0 and same["delta_bleu"]["ci"] == [0.0, 0.0]
-    # Spearman needs sentence scores that differ between videos; a model trained for 4 steps may tie them all at
-    # 0, so the same outputs get distinct scores, equal in A and B
+    # Spearman (tested above) needs sentence scores that differ between videos; a model trained for 4 steps may tie
+    # them all at 0, so the same outputs get distinct scores, equal in A and B
     ranked = [{**v, "sentence_bleu": float(i), "sentence_bleu_without_text": float(i)} for i, v in enumerate(without)]
-    assert len(ranked) > 2
-    ranked_same = m.consistency(ranked)
-    assert ranked_same["spearman"]["value"] == pytest.approx(1.0) and ranked_same["pass"]
+    assert len(ranked) > 2 and m.consistency(ranked)["verdict"] == "pass"
 
 
 def test_eval_is_deterministic(evaluated, cli, tmp_path, monkeypatch):

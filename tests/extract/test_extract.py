@@ -131,24 +131,17 @@ def test_model_files_that_are_not_installed(monkeypatch, cli, store_url, dataset
     assert not Path(store_url).exists()
 
 
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory, sample_video):
-    """`mmprep extract` run as a user runs it, in a session of its own, over a copy of the sample and a link to a
-    file that was moved away: (exit status, stderr, the store, the processes of its session still there when it
-    had exited)."""
-    root = tmp_path_factory.mktemp("linked")
-    shutil.copy(sample_video, root / "here.mp4")
-    (root / "moved.mp4").symlink_to(root / "elsewhere/moved.mp4")
-    command = [str(Path(sys.executable).with_name("mmprep")), "extract", str(root), "--store", str(root / "s.zarr"),
-               "--max-frames", "3", "--workers", "1", "-q"]  # fmt: skip
+def in_a_session(command: list[str]) -> tuple[subprocess.CompletedProcess, list[tuple[int, dict]]]:
+    """Run ``command`` as a user runs it, in a session of its own: its result, and the processes of its session
+    still there once it has exited (killed: don't leave them behind; the test fails on them)."""
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
-    _, stderr = process.communicate()
+    stdout, stderr = process.communicate(timeout=300)
     left = [p for p in psutil.process_iter(["name", "status"]) if session_of(p) == process.pid]
-    for p in left:  # don't leave them behind; the test fails on them
+    for p in left:
         with suppress(psutil.Error):
             p.kill()
-    return process.returncode, stderr, str(root / "s.zarr"), [(p.pid, p.info) for p in left]
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), [(p.pid, p.info) for p in left]
 
 
 def session_of(process: psutil.Process) -> int | None:
@@ -158,6 +151,19 @@ def session_of(process: psutil.Process) -> int | None:
         return None
 
 
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, sample_video):
+    """`mmprep extract` over a copy of the sample and a link to a file that was moved away, in a session of its
+    own: (exit status, stderr, the store, the processes of its session still there when it had exited)."""
+    root = tmp_path_factory.mktemp("linked")
+    shutil.copy(sample_video, root / "here.mp4")
+    (root / "moved.mp4").symlink_to(root / "elsewhere/moved.mp4")
+    command = [str(Path(sys.executable).with_name("mmprep")), "extract", str(root), "--store", str(root / "s.zarr"),
+               "--max-frames", "3", "--workers", "1", "-q"]  # fmt: skip
+    done, left = in_a_session(command)
+    return done.returncode, done.stderr, str(root / "s.zarr"), left
+
+
 def test_a_link_to_a_missing_file_is_a_failed_video(cli_run):
     returncode, stderr, url, _ = cli_run
     assert returncode == 3, stderr
@@ -165,11 +171,6 @@ def test_a_link_to_a_missing_file_is_a_failed_video(cli_run):
     assert f"moved: the link points to a missing file ({target})" in stderr
     store = prep.open_store(url)
     assert store.video("here")["status"] == "ok" and store.video("moved")["status"] == "failed"
-
-
-def test_no_process_of_the_run_outlives_the_command(cli_run):
-    """Workers, the server they are forked from, multiprocessing's resource tracker: all gone (and reaped)."""
-    assert cli_run[3] == []
 
 
 def test_every_video_gets_its_status(extracted):
@@ -335,7 +336,7 @@ def test_a_dask_cluster_of_worker_processes_writing_to_s3_gives_the_local_result
 
 
 WORKER_SERVER_PROBE = """
-import sys, psutil, click
+import sys, click, psutil
 from prep import forkserver
 from prep.cli import main
 started, real_start = [], forkserver.start
@@ -345,24 +346,44 @@ try:
     main(sys.argv[1:], standalone_mode=False)
 except click.ClickException as e:  # what the command tells the user, and its exit status 1 or 2
     print("error:", e.message)
-print("started", started, "children", len(psutil.Process().children(recursive=True)))
+print("started", started)
+print("children", len(psutil.Process().children(recursive=True)))  # before it exits, when none can be an orphan yet
 """
+EARLY_EXITS = {  # case: (options, a folder of frames instead of no videos at all, when the probe says it started)
+    "no videos": ((), False, "started [False]"),  # before PyAV and dask load; "no videos" stops it
+    "frames without --fps": ((), True, "started [False]"),  # a usage error stops it too
+    "another cluster": (("--scheduler", "tcp://127.0.0.1:9"), False, "started []"),  # no local cluster
+    "--help": (("--help",), False, "started []"),
+}
 
 
-@pytest.mark.parametrize(
-    ("extra", "frames", "expected"),
-    [
-        ((), False, "started [False] children 0"),  # before PyAV and dask load; "no videos" stops it
-        ((), True, "started [False] children 0"),  # frames without --fps: a usage error stops it too
-        (("--scheduler", "tcp://127.0.0.1:9"), False, "started [] children 0"),  # no local cluster
-        (("--help",), False, "started [] children 0"),
-    ],
-)
-def test_extract_starts_its_worker_server_first_and_leaves_nothing_running(tmp_path, extra, frames, expected):
-    videos = tmp_path / "videos"
-    (videos / "clip").mkdir(parents=True)
-    if frames:  # a folder of frames; without one, the command fails with "no videos"
-        (videos / "clip" / "1.png").write_bytes(b"")
-    command = [sys.executable, "-c", WORKER_SERVER_PROBE, "extract", str(videos), "--store", str(tmp_path / "s.zarr")]
-    done = subprocess.run([*command, *extra], capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip().splitlines()[-1] == expected, done.stdout + done.stderr
+@pytest.fixture(scope="module")
+def early_exits(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, list]]:
+    """`mmprep extract` ended before it extracts anything, each way of EARLY_EXITS, under WORKER_SERVER_PROBE in a
+    session of its own: case -> what ``in_a_session`` returns."""
+    out = {}
+    for case, (extra, frames, _) in EARLY_EXITS.items():
+        root = tmp_path_factory.mktemp("early")
+        (root / "videos" / "clip").mkdir(parents=True)
+        if frames:
+            (root / "videos" / "clip" / "1.png").write_bytes(b"")
+        command = [sys.executable, "-c", WORKER_SERVER_PROBE, "extract", str(root / "videos"), "--store",
+                   str(root / "s.zarr"), *extra]  # fmt: skip
+        out[case] = in_a_session(command)
+    return out
+
+
+@pytest.mark.parametrize("case", EARLY_EXITS)
+def test_extract_starts_its_worker_server_first(early_exits, case):
+    done, _ = early_exits[case]
+    assert EARLY_EXITS[case][2] in done.stdout.splitlines(), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", ["a run", *EARLY_EXITS])
+def test_no_process_of_the_command_outlives_it(cli_run, early_exits, case):
+    """Workers, the server they are forked from, multiprocessing's resource tracker: all gone (and reaped)."""
+    if case == "a run":
+        assert cli_run[3] == []
+    else:
+        done, left = early_exits[case]
+        assert "children 0" in done.stdout.splitlines() and left == [], done.stdout + done.stderr

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from helpers import is_stopped
 
 import prep
 from prep.errors import StoreError
@@ -65,13 +66,6 @@ def wait_until_stopped_mid_run(url: str, process: subprocess.Popen, timeout: flo
             return children
         time.sleep(0.05)
     raise AssertionError("the worker did not stop at copy1 in time")
-
-
-def is_stopped(process: psutil.Process) -> bool:
-    try:
-        return process.status() == psutil.STATUS_STOPPED
-    except psutil.NoSuchProcess:  # a short-lived helper (importing mediapipe runs a compiler to find a library)
-        return False
 
 
 def committed(url: str) -> list[str]:

@@ -89,11 +89,24 @@ def test_a_holder_on_another_host_needs_an_explicit_unlock(store_url, cli):
     prep.open_store(store_url, mode="a").close()
 
 
+# A racer tries to take the lock on each "go" line. Once it holds the lock file's flock, before it reads the
+# record there, it says "inside" and waits for the test's next line: every racer has tried by then, so they all
+# contend for the lock at once, and a lock that let two in would show two "inside" (each racer answers once).
 RACER = """
 import sys, time, prep
 from prep.errors import StoreLockedError
+from prep.store import lock
+
+is_at = lock._is_at
+def is_at_when_told(fd, path):
+    print("inside", flush=True)
+    sys.stdin.readline()
+    lock._is_at = is_at  # once per attempt
+    return is_at(fd, path)
+
 print("ready", flush=True)
 while sys.stdin.readline():  # each line: one attempt at the lock
+    lock._is_at = is_at_when_told
     try:
         store = prep.open_store(sys.argv[1], mode="a")
     except StoreLockedError as e:
@@ -104,8 +117,14 @@ while sys.stdin.readline():  # each line: one attempt at the lock
 """
 
 
+def tell(racer: subprocess.Popen) -> None:
+    racer.stdin.write("go\n")
+    racer.stdin.flush()
+
+
 def test_writers_racing_for_a_dead_holders_lock_never_both_get_it(store_url, holder):
-    """Real processes race for the lock each time its holder is killed: exactly one of them gets it."""
+    """Real processes race for the lock each time its holder is killed: exactly one of them gets in, and the
+    others are refused while it is still inside."""
     racers = [subprocess.Popen([sys.executable, "-c", RACER, store_url], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]  # fmt: skip
     try:
@@ -114,12 +133,14 @@ def test_writers_racing_for_a_dead_holders_lock_never_both_get_it(store_url, hol
         while racers:
             dead.kill()
             dead.wait()
-            for racer in racers:  # all at once: they race
-                racer.stdin.write("go\n")
-                racer.stdin.flush()
+            for racer in racers:
+                tell(racer)
             answers = [r.stdout.readline().strip() for r in racers]
-            assert sorted(answers) == ["refused"] * (len(racers) - 1) + ["won"], answers
-            dead = racers.pop(answers.index("won"))
+            assert sorted(answers) == ["inside"] + ["refused"] * (len(racers) - 1), answers
+            dead = racers[answers.index("inside")]
+            tell(dead)  # now it takes over the dead holder's lock, and is the next one killed
+            assert dead.stdout.readline().strip() == "won"
+            racers.remove(dead)
         dead.kill()
         _, said = dead.communicate()
         assert "took over the writer lock of pid" in said

@@ -180,44 +180,41 @@ def test_train_storage_options_are_a_json_object_that_config_toml_can_record(tmp
 def test_training_on_s3_stops_and_resumes_with_the_recorded_storage_options(text_on_s3, s3_env, tmp_path,
                                                                             monkeypatch, cli):  # fmt: skip
     """Only --storage-options finds the server (AWS_ENDPOINT_URL points at a closed port): the first run gets
-    them as a flag, the resumed run from its config.toml. The losses are those of training on the local copy."""
-    from train_helpers import FAST, config_for, interrupt_at_batch, step_losses
+    them as a flag, the resumed run from its config.toml. (That a resume continues exactly is shown in
+    tests/train/test_train.py; that the S3 store reads as its local copy, above.)"""
+    from train_helpers import FAST, interrupt_at_batch, step_losses
 
-    from prep.train.loop import train
-
-    remote, local = text_on_s3
-    options = {**FAST, "max_steps": 6, "eval_max_videos": 2}
-    train(config_for(local, **options), tmp_path / "local", progress=False)
-
+    remote, _ = text_on_s3
     closed = closed_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed.getsockname()[1]}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     s3fs.S3FileSystem.clear_instance_cache()  # no filesystem made earlier, under the right endpoint, can help
     run = tmp_path / "s3"
     storage = ["--storage-options", json.dumps({"endpoint_url": s3_env})]
+    options = flags({**FAST, "max_steps": 6, "eval_max_videos": 2})
     try:
         with monkeypatch.context() as interrupted:
             interrupt_at_batch(interrupted, 4)  # the first batch check, then steps 1-3: Ctrl-C during step 3
-            cli("train", "--store", remote, *storage, "--out", run, *flags(options), "-q", expect=130)
+            cli("train", "--store", remote, *storage, "--out", run, *options, "-q", expect=130)
         assert checkpoint.load(run)["progress"]["step"] == 3
         assert f'storage_options = {{"endpoint_url" = "{s3_env}"}}' in (run / "config.toml").read_text()
         cli("train", "--resume", run, "-q")
     finally:
         closed.close()
-    assert step_losses(run) == step_losses(tmp_path / "local")
+    assert list(step_losses(run)) == [1, 2, 3, 4, 5, 6]
 
 
 def test_torchrun_ranks_each_read_their_share_from_s3(text_on_s3, s3_env, tmp_path):
-    """Two processes under torchrun, started through the console script (`torchrun --no-python mmprep train`),
-    each opening the S3 store with the run's --storage-options (the AWS_* endpoint is a closed port) and
-    training on its own half of the epoch; rank 0 writes."""
+    """Two processes under torchrun, each opening the S3 store with the run's --storage-options (the AWS_*
+    endpoint is a closed port) and training on videos read from it. (How the ranks share an epoch is shown in
+    tests/train/test_train.py.)"""
     remote, _ = text_on_s3
     run = tmp_path / "ddp"
     closed = closed_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "AWS_MAX_ATTEMPTS": "1",
            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed.getsockname()[1]}"}  # fmt: skip
     options = {"backbone": "tiny", "tiny_d_model": 32, "tiny_layers": 1, "tiny_heads": 2, "batch_size": 4,
-               "max_target_length": 16, "eval_max_videos": 2, "log_every": 1, "epochs": 1}  # fmt: skip
+               "max_target_length": 16, "eval_max_videos": 2, "log_every": 1, "max_steps": 2}  # fmt: skip
     mmprep = Path(sys.executable).with_name("mmprep")
     torchrun = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python",
                                  mmprep, "train", "--store", remote, "--storage-options",
@@ -230,10 +227,5 @@ def test_torchrun_ranks_each_read_their_share_from_s3(text_on_s3, s3_env, tmp_pa
         closed.close()
     assert torchrun.returncode == 0, stderr[-3000:]
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    steps = [m["step"] for m in records if "loss" in m]
-    assert steps == list(range(1, steps[-1] + 1))  # one writer
     (shards,) = [m for m in records if m.get("event") == "epoch_end"]
-    a, b = shards["videos_per_process"]
-    assert a + b >= len(PoseDataset(remote, split="train")) and abs(a - b) <= 2
-    assert shards["videos_shared_between_processes"] == 0
-    assert len(checkpoint.load(run)["rng"]) == 2
+    assert len(shards["videos_per_process"]) == 2 and all(shards["videos_per_process"])  # both ranks trained

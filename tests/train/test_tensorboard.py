@@ -21,7 +21,8 @@ def test_event_files_hold_the_scalars_of_metrics_jsonl(cli, synth_store, tmp_pat
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})  # 0: keep every event
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    # What the issue names: loss, lr, the effective text-dropout rate, gates, mask cosines, dev BLEU.
+    # The curves a run is watched by: loss, lr, the effective text-dropout rate, the fusion's text statistic,
+    # mask cosines, dev BLEU.
     for tag in ("train/loss", "train/lr", "train/text_dropout_p", "train/text_norm_share_with_text",
                 "train/text_norm_share_without_text",
                 "train/mask_cos_init", "train/mask_cos_text_mean", "dev/dev_bleu", "train/grad_norm/total"):  # fmt: skip

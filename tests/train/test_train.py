@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,9 +13,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, is_stopped, stop_process_group
 from train_helpers import config_for, interrupt_at_batch, metrics, step_losses, tiny_backbone
 
 import prep
@@ -25,7 +27,7 @@ from prep.train.config import resolve
 from prep.train.diagnostics import mask_position, typical_distance
 from prep.train.loop import NonFiniteError, train
 from prep.train.optim import build_optimizer
-from prep.train.setup import uses_text_tokens
+from prep.train.setup import placeholder_schedule, uses_text_tokens
 
 
 def test_training_learns_and_writes_its_run_directory(synth_store, tmp_path):
@@ -97,9 +99,6 @@ def test_mask_has_its_own_learning_rate_and_weight_decay(synth_store, tmp_path):
     assert groups["mask"]["weight_decay"] == 1e-5 and groups["weights"]["weight_decay"] == 0.05
     assert groups["biases_and_norms"]["weight_decay"] == 0.0
     assert len(groups["mask"]["params"]) == 1
-
-
-def test_mask_pull_and_optimizer_groups_directly(synth_store):
     from prep.model.translation import ModelConfig, SignTranslationModel
 
     model = SignTranslationModel(tiny_backbone(), ModelConfig(5, 12, placeholder="zero"), None)
@@ -107,15 +106,25 @@ def test_mask_pull_and_optimizer_groups_directly(synth_store):
     assert groups == {"weights", "biases_and_norms"}  # no mask embedding with the zero placeholder
 
 
-def test_alternation_switches_placeholders_on_epoch_boundaries(synth_store, tmp_path):
+def test_the_mask_pull_holds_the_mask_near_its_initial_value(synth_store, tmp_path):
+    """The same run with and without --mask-pull (the mask's learning rate raised, so that it moves): pulled
+    back towards mask_init, it ends nearer to it."""
+    moved = {}
+    for pull in (0.0, 100.0):
+        config = config_for(synth_store, max_steps=3, mask_lr_scale=10.0, mask_pull=pull)
+        moved[pull] = train(config, tmp_path / str(pull), progress=False)["mask"]["mask_moved"]
+    assert 0 < moved[100.0] < 0.5 * moved[0.0], moved
+
+
+def test_training_takes_each_steps_placeholder_from_the_schedule(synth_store, tmp_path):
+    """The schedule's rule is tested in tests/model/test_model.py; here, that every step trains with its kind."""
     run = tmp_path / "run"
-    train(config_for(synth_store, epochs=3, placeholder_schedule="1:zero,2:mask,3:alternate"), run, progress=False)
-    kinds = {}
-    for m in metrics(run):
-        if "placeholder" in m:
-            kinds.setdefault(m["epoch"], []).append(m["placeholder"])
-    assert set(kinds[1]) == {"zero"} and set(kinds[2]) == {"mask"}
-    assert kinds[3][:4] == ["zero", "mask", "zero", "mask"]  # after 22 steps: even steps zero, odd steps mask
+    config = config_for(synth_store, epochs=2, placeholder_schedule="1:zero,2:alternate")
+    train(config, run, progress=False)
+    schedule = placeholder_schedule(config)
+    steps = [m for m in metrics(run) if "loss" in m]  # one record per step (log_every 1)
+    assert [m["placeholder"] for m in steps] == [schedule.kind(m["epoch"], m["step"] - 1) for m in steps]
+    assert {m["epoch"] for m in steps} == {1, 2} and {m["placeholder"] for m in steps} == {"zero", "mask"}
 
 
 def test_refuses_a_missing_or_stale_mask_init(synth_store, tmp_path, tiny_mt5, other_mt5):
@@ -128,9 +137,13 @@ def test_refuses_a_missing_or_stale_mask_init(synth_store, tmp_path, tiny_mt5, o
     shutil.rmtree(Path(store) / "mask_init")
     with pytest.raises(StoreError, match=r"no mask_init.*mmprep init-mask"):
         train(config_for(store), tmp_path / "a", progress=False)
-    train(config_for(store, mask_init="random", max_steps=1), tmp_path / "b", progress=False)
+    summary = train(config_for(store, mask_init="random", max_steps=1), tmp_path / "b", progress=False)
+    assert summary["steps"] == 1 and abs(summary["mask"]["mask_cos_text_mean"]) < 0.5  # not the mean description
     for placeholder in ("zero+indicator", "raw-zero+indicator"):  # no mask, no mask_init needed
-        train(config_for(store, placeholder=placeholder, max_steps=1), tmp_path / placeholder, progress=False)
+        summary = train(config_for(store, placeholder=placeholder, max_steps=1), tmp_path / placeholder,
+                        progress=False)  # fmt: skip
+        assert summary["steps"] == 1 and "mask" not in summary
+        assert not [k for k in checkpoint.load(tmp_path / placeholder)["model"] if "mask" in k]
 
 
 @pytest.mark.parametrize("policy", ["skip", "stop"])
@@ -182,39 +195,82 @@ def test_config_file_flags_and_resume_rules(synth_store, tmp_path, cli):
     assert "cannot make the training batches: batch_size 1" in output and "--grad-accum" in output
 
 
+# `mmprep ARGS...` as torchrun starts it with `--no-python python -c STOPPING_TRAIN N ARGS...`: each rank stops
+# itself (SIGSTOP) while it reads batch N (interrupt_at_batch), so a test that sees both ranks stopped knows where
+# the run is and interrupts it there.
+STOPPING_TRAIN = f"""
+import signal, sys
+import pytest
+sys.path.insert(0, {str(REPO / "tests")!r})
+from train_helpers import interrupt_at_batch
+from prep.cli import main
+interrupt_at_batch(pytest.MonkeyPatch(), int(sys.argv.pop(1)), signum=signal.SIGSTOP)
+main(sys.argv[1:], prog_name="mmprep")
+"""
+
+
+def stopped_ranks(torchrun: subprocess.Popen, log: Path, ranks: int = 2, timeout: float = 240) -> list[psutil.Process]:
+    """Wait until ``ranks`` processes under torchrun have stopped themselves; returns them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert torchrun.poll() is None, log.read_text()[-3000:]
+        stopped = [p for p in psutil.Process(torchrun.pid).children(recursive=True) if is_stopped(p)]
+        if len(stopped) == ranks:
+            return stopped
+        time.sleep(0.1)
+    raise AssertionError(f"the ranks did not stop in time: {log.read_text()[-3000:]}")
+
+
+def signal_pending(process: psutil.Process, signum: int) -> bool:
+    """Whether ``signum`` waits to be delivered to ``process`` (stopped): Linux lists it in /proc/PID/status."""
+    status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+    masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask >> (signum - 1) & 1 for mask in masks)
+
+
 def test_torchrun_two_processes_share_each_epoch_stop_on_ctrl_c_and_resume(
     synth_store, tmp_path, ctrl_c_reaches_commands
 ):
-    run = tmp_path / "ddp"
+    run, log = tmp_path / "ddp", tmp_path / "torchrun.log"
     options = ["--store", synth_store, "--backbone", "tiny", "--tiny-d-model", "32", "--tiny-layers", "1",
                "--tiny-heads", "2", "--batch-size", "4", "--max-target-length", "16", "--eval-max-videos", "2",
                "--log-every", "1", "-q"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "prep", "train"]
-    first = subprocess.Popen([*torchrun, "--out", str(run), "--epochs", "4", *options], env=env,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 240
-    while not (run / "metrics.jsonl").exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches torchrun and both workers
-    _, stderr = first.communicate(timeout=240)
-    assert first.returncode != 0, stderr[-3000:]
-    stopped_at = checkpoint.load(run)["progress"]["step"]
-    assert stopped_at >= 1, stderr[-3000:]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python"]
+    with open(log, "w") as stderr:
+        first = subprocess.Popen([*torchrun, sys.executable, "-c", STOPPING_TRAIN, "3", "train", "--out", str(run),
+                                  "--epochs", "2", *options], env=env, stderr=stderr, start_new_session=True)  # fmt: skip
+    ranks: list[psutil.Process] = []
+    try:
+        ranks = stopped_ranks(first, log)  # each reading the batch of step 2 of epoch 1 (of 10)
+        os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal; torchrun passes it on to the ranks
+        deadline = time.monotonic() + 60
+        while not all(signal_pending(rank, signal.SIGINT) for rank in ranks):
+            assert time.monotonic() < deadline, "torchrun did not pass Ctrl-C on"
+            time.sleep(0.05)
+        for rank in ranks:
+            rank.resume()  # SIGCONT: each finishes step 2, they agree to stop, and rank 0 saves
+        assert first.wait(timeout=240) != 0
+    finally:
+        for rank in ranks:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                rank.kill()
+        stop_process_group(first)
+    assert checkpoint.load(run)["progress"]["step"] == 2, log.read_text()[-3000:]
 
-    resumed = subprocess.run([*torchrun, "--resume", str(run), "-q"], env=env, capture_output=True, text=True,
-                             timeout=300)  # fmt: skip
+    # Resumed by the console script, as `torchrun --no-python mmprep train` starts it.
+    mmprep = Path(sys.executable).with_name("mmprep")
+    resumed = subprocess.run([*torchrun, mmprep, "train", "--resume", str(run), "-q"], env=env, capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     state = checkpoint.load(run)
-    assert len(state["rng"]) == 2 and state["progress"]["epoch"] == 5  # four epochs done
+    assert len(state["rng"]) == 2 and state["progress"]["epoch"] == 3  # two epochs done
     steps = [m["step"] for m in metrics(run) if "loss" in m]
     assert steps == list(range(1, state["progress"]["step"] + 1))  # only rank 0 writes; nothing lost or repeated
-    assert stopped_at < steps[-1]
-    full_epochs = [m for m in metrics(run) if m.get("event") == "epoch_end"][-2:]  # epochs 3 and 4, after the stop
-    train_videos = len(PoseDataset(synth_store))
-    for shards in full_epochs:
-        a, b = shards["videos_per_process"]  # (distinct videos; a recycled with-text video counts once)
-        assert a + b >= train_videos and abs(a - b) <= 2 and shards["videos_shared_between_processes"] == 0
+    # epoch 2, whole after the resume (a resumed process counts the videos it trained on since)
+    (shards,) = [m for m in metrics(run) if m.get("event") == "epoch_end" and m["epoch"] == 2]
+    a, b = shards["videos_per_process"]  # (distinct videos; a recycled with-text video counts once)
+    assert a + b >= len(PoseDataset(synth_store)) and abs(a - b) <= 2 and shards["videos_shared_between_processes"] == 0
 
 
 def test_the_train_page_lists_every_train_option_as_the_schema_defines_it():
