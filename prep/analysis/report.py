@@ -168,9 +168,11 @@ def plot_consistency(evaluations: list[tuple[Path, dict, list[dict]]], out: Path
         widths = [0.0 if v is None else v for v in values]
         axis.barh(positions, widths, color=[PASS_COLOUR if c[name]["pass"] else FAIL_COLOUR for _, c in bars])
         if name == "delta_bleu":
-            low = [w - c[name]["ci"][0] for w, (_, c) in zip(widths, bars, strict=True)]
-            high = [c[name]["ci"][1] - w for w, (_, c) in zip(widths, bars, strict=True)]
-            axis.errorbar(widths, positions, xerr=[low, high], fmt="none", ecolor="black", capsize=3)
+            # Drawn from end to end: a bootstrap's percentile interval need not contain the estimate (with few
+            # resamples it may not), which errorbar's offsets from the bar cannot show.
+            low, high = ([c[name]["ci"][k] for _, c in bars] for k in (0, 1))
+            axis.hlines(positions, low, high, colors="black", linewidth=1)
+            axis.plot(low + high, positions + positions, "|", color="black", markersize=6)
         target = TARGETS[name]
         for x in [-target.threshold, target.threshold] if target.rule == "abs<" else [target.threshold]:
             axis.axvline(x, color="black", linestyle="--", linewidth=1)

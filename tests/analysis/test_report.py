@@ -174,3 +174,17 @@ def test_a_run_that_saw_text_is_refused_as_the_pose_only_model(trained_run, tmp_
     cli("eval", run, "--max-videos", "6", "--bootstrap", "50", "-q")
     out = cli("report", run, "--pose-only", trained_run, expect=1).output
     assert "is not a pose-only run: its text dropout is 0.3" in out and "--text-dropout 1.0" in out
+
+
+def test_a_delta_bleu_interval_that_leaves_out_its_estimate_is_drawn(tmp_path):
+    """A bootstrap of few resamples can give a percentile interval beside the estimate; the plot used to fail
+    ("'xerr' must not contain negative values")."""
+    from prep.analysis.report import plot_consistency
+    from prep.evaluate.summary import METRIC_NAMES
+
+    consistency = {name: {"value": 0.5, "pass": True, "ci": [0.1, 0.9]} for name in METRIC_NAMES}
+    consistency["delta_bleu"] = {"value": 3.0, "pass": False, "ci": [3.5, 6.0]}  # the estimate below its interval
+    report = {"split": "dev", "mode": "missing-aware", "alpha": None, "factor": None, "beams": 1,
+              "consistency": consistency, "with_text": None}  # fmt: skip
+    name = plot_consistency([(tmp_path / "r.json", report, [])], tmp_path)
+    assert (tmp_path / name).stat().st_size > 0
