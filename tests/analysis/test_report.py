@@ -179,7 +179,7 @@ def test_a_run_that_saw_text_is_refused_as_the_pose_only_model(trained_run, tmp_
 def test_a_delta_bleu_interval_that_leaves_out_its_estimate_is_drawn(tmp_path):
     """A bootstrap of few resamples can give a percentile interval beside the estimate; the plot used to fail
     ("'xerr' must not contain negative values")."""
-    from prep.analysis.report import plot_consistency
+    from prep.analysis.figures import plot_consistency
     from prep.evaluate.summary import METRIC_NAMES
 
     consistency = {name: {"value": 0.5, "pass": True, "ci": [0.1, 0.9]} for name in METRIC_NAMES}
