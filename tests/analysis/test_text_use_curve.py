@@ -1,0 +1,84 @@
+"""scripts/text_use_curve.py: one point per benchmark, its described training videos read from the stores."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+CURVE = runpy.run_path(str(Path(__file__).parents[2] / "scripts" / "text_use_curve.py"))
+
+
+def results(seed: int, a: float, b: float, c: float, pairs: float, ceiling: float = 80.0) -> dict:
+    """The figures of a benchmark's results.json that the curve reads."""
+    return {
+        "store": {"seed": seed},
+        "ambiguous_accuracy_A": pairs,
+        "ambiguous_accuracy_C": 0.5,
+        "with_text_ceiling": ceiling,
+        "bleu4_with_text_A": a,
+        "bleu4_with_text_B": b,
+        "bleu4_with_text_C": c,
+    }
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> dict[str, Path]:
+    """Two synthetic stores of 40 videos: a quarter and half of each split described."""
+    from click.testing import CliRunner
+
+    from prep.cli import main
+
+    made = {}
+    for name, ratio in (("quarter", "0.25"), ("half", "0.5")):
+        path = tmp_path_factory.mktemp(name) / "synth.zarr"
+        result = CliRunner().invoke(main, ["synth", str(path), "--videos", "40", "--text-ratio", ratio])
+        assert result.exit_code == 0, result.output
+        made[name] = path
+    return made
+
+
+def benchmark(directory: Path, seeds: dict[int, tuple[Path, dict]]) -> Path:
+    """DIR/seed-S/{results.json, synth.zarr} as bench_missing_text.py writes them (the store linked)."""
+    for seed, (store, figures) in seeds.items():
+        (directory / f"seed-{seed}").mkdir(parents=True)
+        (directory / f"seed-{seed}" / "results.json").write_text(json.dumps(figures))
+        (directory / f"seed-{seed}" / "synth.zarr").symlink_to(store, target_is_directory=True)
+    return directory
+
+
+def test_each_benchmark_is_a_point_at_its_described_training_videos(stores, tmp_path):
+    import prep
+
+    described = {n: prep.open_store(str(p)).synth["ceilings"]["train"]["n_with_text"] for n, p in stores.items()}
+    assert 0 < described["quarter"] < described["half"]
+    half = benchmark(tmp_path / "half", {0: (stores["half"], results(0, 70.0, 40.0, 41.0, 0.9)),
+                                         1: (stores["half"], results(1, 60.0, 40.0, 39.0, 0.8))})  # fmt: skip
+    quarter = benchmark(tmp_path / "quarter", {0: (stores["quarter"], results(0, 50.0, 40.0, 40.0, 0.6, 100.0))})
+
+    points = sorted((CURVE["point"](d) for d in (half, quarter)), key=lambda p: p["described"])
+    assert [p["described"] for p in points] == [described["quarter"], described["half"]]
+    assert points[1]["seeds"] == [0, 1]
+    assert points[1]["values"]["A_minus_B"] == [30.0, 20.0]
+    assert points[1]["values"]["C_minus_B"] == [1.0, -1.0]
+    assert points[0]["values"]["A_over_ceiling"] == [0.5]
+
+    rows = CURVE["table"](points).splitlines()[2:]
+    assert rows[0].startswith(f"| {described['quarter']} | 1 | 0.60 | 0.50 | 0.50 | 10.0 | 0.0 |")
+    # two seeds: the mean and its 95 % t-interval (t(1) = 12.706, sd of 0.9 and 0.8 = 0.0707)
+    assert rows[1].startswith(f"| {described['half']} | 2 | 0.85 [0.21, 1.49] |")
+
+    plot = tmp_path / "curve.png"
+    CURVE["plot"](points, plot)
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_benchmark_whose_seeds_describe_different_numbers_is_refused(stores, tmp_path):
+    mixed = benchmark(tmp_path / "mixed", {0: (stores["quarter"], results(0, 1.0, 1.0, 1.0, 0.5)),
+                                           1: (stores["half"], results(1, 1.0, 1.0, 1.0, 0.5))})  # fmt: skip
+    with pytest.raises(SystemExit, match="mixed: its seeds' stores describe"):
+        CURVE["point"](mixed)
+    with pytest.raises(SystemExit, match="holds no seed-"):
+        CURVE["point"](tmp_path / "empty")
