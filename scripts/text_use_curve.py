@@ -3,8 +3,9 @@
     python scripts/text_use_curve.py bench-out/d64 bench-out/d128 bench-out/d449 --out curve.png
 
 Each DIR is a `scripts/bench_missing_text.py` benchmark (one or more seeds, DIR/seed-S/results.json) on stores
-that differ only in how many training videos are described (`--text-ratio TRAIN,DEV,TEST`). Per DIR: the number
-of described training videos (from its stores' answer key), and over its seeds the mean and 95 % t-interval of
+that differ in how many training videos are described (`--text-ratio TRAIN,DEV,TEST`) and may differ in how many
+training videos there are (`--videos`, `--splits`): one curve per number of training videos. Per DIR: the
+numbers of described and of all training videos (from its stores), and over its seeds the mean and 95 % t-interval of
 the ambiguous-word accuracy with the description (A) and with another video's (C), A over its ceiling, A - B
 and C - B (BLEU-4 on the with-text test videos). Prints a Markdown table and writes the plot.
 """
@@ -29,17 +30,20 @@ PANELS = (  # (figure, title, y label)
     ("A_minus_B", "A - B: what the description adds", "BLEU-4"),
     ("C_minus_B", "C - B: another video's description", "BLEU-4"),
 )
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c")  # one per number of training videos
 
 
 def point(directory: Path) -> dict:
-    """One DIR: described training videos, and per figure the values over its seeds."""
-    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("seed-*/results.json"))]
-    if not results:
+    """One DIR: described and all training videos, and per figure the values over its seeds."""
+    paths = sorted(directory.glob("seed-*/results.json"))
+    if not paths:
         raise SystemExit(f"{directory} holds no seed-*/results.json")
-    described = {prep.open_store(str(p.parent / "synth.zarr")).synth["ceilings"]["train"]["n_with_text"]
-                 for p in directory.glob("seed-*/results.json")}  # fmt: skip
-    if len(described) != 1:
-        raise SystemExit(f"{directory}: its seeds' stores describe {sorted(described)} training videos")
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    stores = [prep.open_store(str(p.parent / "synth.zarr")) for p in paths]
+    counts = {(s.synth["ceilings"]["train"]["n_with_text"], int((s.column("split") == "train").sum())) for s in stores}
+    if len(counts) != 1:
+        raise SystemExit(f"{directory}: its seeds' stores describe (of all) {sorted(counts)} training videos")
+    described, training = counts.pop()
     values = {
         "pairs": [r["ambiguous_accuracy_A"] for r in results],
         "pairs_C": [r["ambiguous_accuracy_C"] for r in results],
@@ -49,7 +53,12 @@ def point(directory: Path) -> dict:
         "A": [r["bleu4_with_text_A"] for r in results],
         "C": [r["bleu4_with_text_C"] for r in results],
     }
-    return {"described": described.pop(), "seeds": [r["store"]["seed"] for r in results], "values": values}
+    return {
+        "described": described,
+        "training": training,
+        "seeds": [r["store"]["seed"] for r in results],
+        "values": values,
+    }
 
 
 def cell(values: list[float], digits: int) -> str:
@@ -62,13 +71,13 @@ def cell(values: list[float], digits: int) -> str:
 
 def table(points: list[dict]) -> str:
     lines = [
-        "| described training videos | seeds | pairs A | pairs C | A / ceiling | A − B | C − B | A | C |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| training videos | described | seeds | pairs A | pairs C | A / ceiling | A − B | C − B | A | C |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in points:
         v = p["values"]
         lines.append(
-            f"| {p['described']} | {len(p['seeds'])} | {cell(v['pairs'], 2)} | {cell(v['pairs_C'], 2)} | "
+            f"| {p['training']} | {p['described']} | {len(p['seeds'])} | {cell(v['pairs'], 2)} | {cell(v['pairs_C'], 2)} | "
             f"{cell(v['A_over_ceiling'], 2)} | {cell(v['A_minus_B'], 1)} | {cell(v['C_minus_B'], 1)} | "
             f"{cell(v['A'], 1)} | {cell(v['C'], 1)} |"
         )
@@ -76,24 +85,31 @@ def table(points: list[dict]) -> str:
 
 
 def plot(points: list[dict], out: Path) -> None:
+    """One panel per figure; in each, one curve per number of training videos, every seed a grey dot."""
     fig, axes = plt.subplots(1, len(PANELS), figsize=(14, 3.6))
-    x = [p["described"] for p in points]
+    totals = sorted({p["training"] for p in points})
+    ticks = sorted({p["described"] for p in points})
     for axis, (key, title, ylabel) in zip(axes, PANELS, strict=True):
-        means, lows, highs = zip(*(intervals.mean_ci(p["values"][key]) for p in points), strict=True)
-        axis.errorbar(x, means, yerr=[[m - lo for m, lo in zip(means, lows, strict=True)],
-                                      [hi - m for m, hi in zip(means, highs, strict=True)]],
-                      marker="o", capsize=3, color="#1f77b4")  # fmt: skip
-        for p in points:  # every seed
-            axis.scatter([p["described"]] * len(p["values"][key]), p["values"][key], s=8, color="#7f7f7f", zorder=3)
+        for total, colour in zip(totals, COLOURS, strict=False):
+            curve = [p for p in points if p["training"] == total]
+            x = [p["described"] for p in curve]
+            means, lows, highs = zip(*(intervals.mean_ci(p["values"][key]) for p in curve), strict=True)
+            axis.errorbar(x, means, yerr=[[m - lo for m, lo in zip(means, lows, strict=True)],
+                                          [hi - m for m, hi in zip(means, highs, strict=True)]],
+                          marker="o", capsize=3, color=colour, label=f"of {total} training videos")  # fmt: skip
+            for p in curve:  # every seed
+                axis.scatter([p["described"]] * len(p["values"][key]), p["values"][key], s=8, color="#7f7f7f", zorder=3)
         if key == "pairs":
             axis.axhline(0.5, color="#7f7f7f", linestyle=":", linewidth=1)
         if key in ("A_minus_B", "C_minus_B"):
             axis.axhline(0.0, color="#7f7f7f", linestyle=":", linewidth=1)
         axis.set_xscale("log")
-        axis.set_xticks(x, [str(v) for v in x], fontsize=8)
+        axis.set_xticks(ticks, [str(v) for v in ticks], fontsize=8)
         axis.minorticks_off()
         axis.set(title=title, xlabel="described training videos", ylabel=ylabel)
         axis.grid(alpha=0.3)
+    if len(totals) > 1:
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -101,10 +117,12 @@ def plot(points: list[dict], out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dirs", nargs="+", type=Path, help="benchmarks, one per number of described videos")
+    parser.add_argument(
+        "dirs", nargs="+", type=Path, help="benchmarks, one per number of described (and of all) training videos"
+    )
     parser.add_argument("--out", type=Path, required=True, help="the plot (PNG)")
     args = parser.parse_args()
-    points = sorted((point(d) for d in args.dirs), key=lambda p: p["described"])
+    points = sorted((point(d) for d in args.dirs), key=lambda p: (p["training"], p["described"]))
     print(table(points))
     plot(points, args.out)
     print(f"plot: {args.out}")

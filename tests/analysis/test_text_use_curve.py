@@ -1,4 +1,4 @@
-"""scripts/text_use_curve.py: one point per benchmark, its described training videos read from the stores."""
+"""scripts/text_use_curve.py: one point per benchmark, its described and all training videos read from the stores."""
 
 from __future__ import annotations
 
@@ -26,15 +26,15 @@ def results(seed: int, a: float, b: float, c: float, pairs: float, ceiling: floa
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory) -> dict[str, Path]:
-    """Two synthetic stores of 40 videos: a quarter and half of each split described."""
+    """Synthetic stores: of 40 videos a quarter and half of each split described; of 60, a quarter."""
     from click.testing import CliRunner
 
     from prep.cli import main
 
     made = {}
-    for name, ratio in (("quarter", "0.25"), ("half", "0.5")):
+    for name, videos, ratio in (("quarter", 40, "0.25"), ("half", 40, "0.5"), ("quarter-of-60", 60, "0.25")):
         path = tmp_path_factory.mktemp(name) / "synth.zarr"
-        result = CliRunner().invoke(main, ["synth", str(path), "--videos", "40", "--text-ratio", ratio])
+        result = CliRunner().invoke(main, ["synth", str(path), "--videos", str(videos), "--text-ratio", ratio])
         assert result.exit_code == 0, result.output
         made[name] = path
     return made
@@ -52,33 +52,42 @@ def benchmark(directory: Path, seeds: dict[int, tuple[Path, dict]]) -> Path:
 def test_each_benchmark_is_a_point_at_its_described_training_videos(stores, tmp_path):
     import prep
 
-    described = {n: prep.open_store(str(p)).synth["ceilings"]["train"]["n_with_text"] for n, p in stores.items()}
-    assert 0 < described["quarter"] < described["half"]
+    opened = {n: prep.open_store(str(p)) for n, p in stores.items()}
+    described = {n: s.synth["ceilings"]["train"]["n_with_text"] for n, s in opened.items()}
+    training = {n: int((s.column("split") == "train").sum()) for n, s in opened.items()}
+    assert 0 < described["quarter"] < described["half"] < training["half"] == training["quarter"]
+    assert training["quarter-of-60"] > training["quarter"]
     half = benchmark(tmp_path / "half", {0: (stores["half"], results(0, 70.0, 40.0, 41.0, 0.9)),
                                          1: (stores["half"], results(1, 60.0, 40.0, 39.0, 0.8))})  # fmt: skip
     quarter = benchmark(tmp_path / "quarter", {0: (stores["quarter"], results(0, 50.0, 40.0, 40.0, 0.6, 100.0))})
 
     points = sorted((CURVE["point"](d) for d in (half, quarter)), key=lambda p: p["described"])
     assert [p["described"] for p in points] == [described["quarter"], described["half"]]
+    assert [p["training"] for p in points] == [training["quarter"], training["half"]]
     assert points[1]["seeds"] == [0, 1]
     assert points[1]["values"]["A_minus_B"] == [30.0, 20.0]
     assert points[1]["values"]["C_minus_B"] == [1.0, -1.0]
     assert points[0]["values"]["A_over_ceiling"] == [0.5]
 
     rows = CURVE["table"](points).splitlines()[2:]
-    assert rows[0].startswith(f"| {described['quarter']} | 1 | 0.60 | 0.50 | 0.50 | 10.0 | 0.0 |")
+    assert rows[0].startswith(
+        f"| {training['quarter']} | {described['quarter']} | 1 | 0.60 | 0.50 | 0.50 | 10.0 | 0.0 |"
+    )
     # two seeds: the mean and its 95 % t-interval (t(1) = 12.706, sd of 0.9 and 0.8 = 0.0707)
-    assert rows[1].startswith(f"| {described['half']} | 2 | 0.85 [0.21, 1.49] |")
+    assert rows[1].startswith(f"| {training['half']} | {described['half']} | 2 | 0.85 [0.21, 1.49] |")
 
+    larger = benchmark(tmp_path / "larger", {0: (stores["quarter-of-60"], results(0, 50.0, 40.0, 40.0, 0.6))})
+    points.append(CURVE["point"](larger))
+    assert points[-1]["training"] == training["quarter-of-60"]
     plot = tmp_path / "curve.png"
-    CURVE["plot"](points, plot)
+    CURVE["plot"](points, plot)  # two curves: of 40-video and of 60-video stores
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_benchmark_whose_seeds_describe_different_numbers_is_refused(stores, tmp_path):
     mixed = benchmark(tmp_path / "mixed", {0: (stores["quarter"], results(0, 1.0, 1.0, 1.0, 0.5)),
                                            1: (stores["half"], results(1, 1.0, 1.0, 1.0, 0.5))})  # fmt: skip
-    with pytest.raises(SystemExit, match="mixed: its seeds' stores describe"):
+    with pytest.raises(SystemExit, match=r"mixed: its seeds' stores describe \(of all\)"):
         CURVE["point"](mixed)
     with pytest.raises(SystemExit, match="holds no seed-"):
         CURVE["point"](tmp_path / "empty")
