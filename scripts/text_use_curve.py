@@ -7,7 +7,11 @@ that differ in how many training videos are described (`--text-ratio TRAIN,DEV,T
 training videos there are (`--videos`, `--splits`): one curve per number of training videos. Per DIR: the
 numbers of described and of all training videos (from its stores), and over its seeds the mean and 95 % t-interval of
 the ambiguous-word accuracy with the description (A) and with another video's (C), A over its ceiling, A - B
-and C - B (BLEU-4 on the with-text test videos). Prints a Markdown table and writes the plot.
+and C - B (BLEU-4 on the with-text test videos). Prints a Markdown table and the trend, and writes the plot.
+
+The trend is one least-squares fit over every run: figure = a + b log2(described) + c [of each larger number of
+training videos]: b is what a doubling of the described videos buys, c what more training videos buy at the
+same number described; each with its 95 % t-interval.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from scipy import stats
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -84,6 +90,29 @@ def table(points: list[dict]) -> str:
     return "\n".join(lines)
 
 
+TREND = (("pairs", "pairs A", 3), ("A_over_ceiling", "A / ceiling", 3), ("A_minus_B", "A - B", 1))
+
+
+def trend(points: list[dict], key: str) -> dict[str, tuple[float, float, float]]:
+    """``{"per doubling": ..., "of N training videos": ...}``: each coefficient of the fit over every run (the
+    module docstring), as (estimate, low, high)."""
+    totals = sorted({p["training"] for p in points})
+    rows, y = [], []
+    for p in points:
+        for value in p["values"][key]:
+            rows.append([1.0, np.log2(p["described"])] + [float(p["training"] == t) for t in totals[1:]])
+            y.append(value)
+    x, y = np.array(rows), np.array(y)
+    if len(y) <= x.shape[1]:
+        raise SystemExit(f"a trend over {len(y)} runs needs more than {x.shape[1]}")
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    residual = y - x @ coef
+    covariance = residual @ residual / (len(y) - x.shape[1]) * np.linalg.inv(x.T @ x)
+    half = stats.t.ppf(0.975, len(y) - x.shape[1]) * np.sqrt(np.diag(covariance))
+    names = ["per doubling"] + [f"of {t} training videos instead of {totals[0]}" for t in totals[1:]]
+    return {n: (coef[i], coef[i] - half[i], coef[i] + half[i]) for i, n in enumerate(names, start=1)}
+
+
 def plot(points: list[dict], out: Path) -> None:
     """One panel per figure; in each, one curve per number of training videos, every seed a grey dot."""
     fig, axes = plt.subplots(1, len(PANELS), figsize=(14, 3.6))
@@ -124,6 +153,11 @@ def main() -> None:
     args = parser.parse_args()
     points = sorted((point(d) for d in args.dirs), key=lambda p: (p["training"], p["described"]))
     print(table(points))
+    for key, name, digits in TREND:
+        fit = ", ".join(
+            f"{n} {v:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]" for n, (v, lo, hi) in trend(points, key).items()
+        )
+        print(f"{name}: {fit}")
     plot(points, args.out)
     print(f"plot: {args.out}")
 

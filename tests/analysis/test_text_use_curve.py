@@ -91,3 +91,30 @@ def test_a_benchmark_whose_seeds_describe_different_numbers_is_refused(stores, t
         CURVE["point"](mixed)
     with pytest.raises(SystemExit, match="holds no seed-"):
         CURVE["point"](tmp_path / "empty")
+
+
+def test_the_trend_recovers_the_gain_per_doubling_and_per_training_videos():
+    import numpy as np
+    from scipy import stats
+
+    def curve(training: int, shift: float, noise: list[float]) -> list[dict]:
+        return [{"described": d, "training": training,
+                 "values": {"pairs": [0.5 + 0.03 * np.log2(d) + shift + e for e in noise]}}
+                for d in (64, 128, 256, 512)]  # fmt: skip
+
+    exact = CURVE["trend"](curve(640, 0.0, [0.0, 0.0]) + curve(1759, 0.04, [0.0, 0.0]), "pairs")
+    assert list(exact) == ["per doubling", "of 1759 training videos instead of 640"]
+    assert exact["per doubling"] == pytest.approx((0.03, 0.03, 0.03))
+    assert exact["of 1759 training videos instead of 640"] == pytest.approx((0.04, 0.04, 0.04))
+
+    # one number of training videos: ordinary regression on log2(described), as scipy computes it
+    noisy = curve(640, 0.0, [0.01, -0.02, 0.015])
+    slope, low, high = CURVE["trend"](noisy, "pairs")["per doubling"]
+    x = [np.log2(p["described"]) for p in noisy for _ in p["values"]["pairs"]]
+    y = [v for p in noisy for v in p["values"]["pairs"]]
+    fit = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, len(y) - 2) * fit.stderr
+    assert (slope, low, high) == pytest.approx((fit.slope, fit.slope - half, fit.slope + half))
+
+    with pytest.raises(SystemExit, match="needs more than"):
+        CURVE["trend"](curve(640, 0.0, [0.0])[:2], "pairs")
