@@ -36,7 +36,6 @@ PANELS = (  # (figure, title, y label)
     ("A_minus_B", "A - B: what the description adds", "BLEU-4"),
     ("C_minus_B", "C - B: another video's description", "BLEU-4"),
 )
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c")  # one per number of training videos
 
 
 def point(directory: Path) -> dict:
@@ -108,7 +107,7 @@ def trend(points: list[dict], key: str) -> dict[str, tuple[float, float, float]]
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     residual = y - x @ coef
     covariance = residual @ residual / (len(y) - x.shape[1]) * np.linalg.inv(x.T @ x)
-    half = stats.t.ppf(0.975, len(y) - x.shape[1]) * np.sqrt(np.diag(covariance))
+    half = stats.t.ppf((1 + intervals.LEVEL) / 2, len(y) - x.shape[1]) * np.sqrt(np.diag(covariance))
     names = ["per doubling"] + [f"of {t} training videos instead of {totals[0]}" for t in totals[1:]]
     return {n: (coef[i], coef[i] - half[i], coef[i] + half[i]) for i, n in enumerate(names, start=1)}
 
@@ -119,13 +118,13 @@ def plot(points: list[dict], out: Path) -> None:
     totals = sorted({p["training"] for p in points})
     ticks = sorted({p["described"] for p in points})
     for axis, (key, title, ylabel) in zip(axes, PANELS, strict=True):
-        for total, colour in zip(totals, COLOURS, strict=False):
+        for i, total in enumerate(totals):  # matplotlib's colour cycle: one colour per number of training videos
             curve = [p for p in points if p["training"] == total]
             x = [p["described"] for p in curve]
             means, lows, highs = zip(*(intervals.mean_ci(p["values"][key]) for p in curve), strict=True)
             axis.errorbar(x, means, yerr=[[m - lo for m, lo in zip(means, lows, strict=True)],
                                           [hi - m for m, hi in zip(means, highs, strict=True)]],
-                          marker="o", capsize=3, color=colour, label=f"of {total} training videos")  # fmt: skip
+                          marker="o", capsize=3, color=f"C{i}", label=f"of {total} training videos")  # fmt: skip
             for p in curve:  # every seed
                 axis.scatter([p["described"]] * len(p["values"][key]), p["values"][key], s=8, color="#7f7f7f", zorder=3)
         if key == "pairs":
