@@ -2,6 +2,8 @@
 pose-only model and against the default.
 
     python scripts/collect_ablation.py bench-out/abl/half --out docs/ablation-synth/half-described
+    python scripts/collect_ablation.py bench-out/abl/half --previous docs/ablation-synth/half-described \
+        --out docs/ablation-synth/half-described     # keeps the earlier settings whose runs are gone
 
 DIR holds one `scripts/bench_missing_text.py --seeds ...` folder per setting: DIR/default (all defaults; its
 pose-only model is the baseline) and DIR/<setting>, made with `--baseline DIR/default` (so the same stores, text
@@ -9,13 +11,20 @@ encoders and pose-only models; a setting that only changes the inference mode re
 seed counts where its results.json exists. OUT gets:
 
     ablation.json        the store, the seeds, the default training configuration as the default runs resolved
-                         it (their config.toml), and each setting's options, seeds and commands
+                         it (their config.toml), and each setting's options, seeds, commands and whether it
+                         trained a model of its own
     results.csv          one row per setting and seed: every figure of results.json and of the model's
                          evaluation report on the with-text videos
     summary.md, .csv     per setting, the mean over its seeds and the 95 % t-interval of every figure and of the
                          paired differences: against the pose-only model (A - P, B - P, all videos' A - P) and
                          against the default (A, B and the pairs' accuracy), the same seed the same store
     loss_curves.png      training loss and dev BLEU-4 of every setting that trained a model of its own
+
+--previous OLD (an earlier OUT) adds OLD's settings that DIR lacks, e.g. ones whose runs were lost with a
+machine, from OLD's results.csv: their rows are paired with DIR's default as they were with OLD's, so DIR's
+default must reproduce OLD's on every seed both have, figure for figure (the same stores and models, as a
+deterministic retraining gives); otherwise it is refused. A carried setting has its figures, its record in
+ablation.json (`carried_from`) and its training figures, but no curve in loss_curves.png.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import csv
 import itertools
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -171,8 +181,60 @@ def training_markdown(lines: list[dict]) -> str:
         "values over the second half of training divided by the square root of 2; the text weight of the samples "
         "with text and of those without: the gate's mean opening (gate_opening) for a setting with --fusion gate, "
         "the text step's share of the input norm (text_norm_share) for token fusion (docs/missing-modality.md "
-        "section 6).\n"
+        "section 6). loss_curves.png draws the settings trained in this collection's folder, not those carried "
+        "from an earlier collection (ablation.json: carried_from).\n"
     )
+
+
+def read_csv(path: Path) -> list[dict]:
+    """results.csv as ``write_csv`` wrote it: numbers and booleans as such, an empty cell as None."""
+
+    def value(text: str):
+        if text in ("", "True", "False"):
+            return None if text == "" else text == "True"
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{key: value(text) for key, text in line.items()} for line in csv.DictReader(f)]
+
+
+def carry(previous: Path, settings: dict[str, list[dict]], record: dict[str, dict], store: dict) -> None:
+    """Add to ``settings`` and ``record`` the settings of the earlier collection ``previous`` that they lack,
+    after checking that both defaults are the same models (see the module's --previous)."""
+    earlier = json.loads((previous / "ablation.json").read_text(encoding="utf-8"))
+    rows = read_csv(previous / "results.csv")
+    if earlier["store"] != store:
+        raise SystemExit(f"{previous} was collected on other stores ({earlier['store']}, here {store})")
+    earlier_default = {r["seed"]: r for r in rows if r["setting"] == DEFAULT}
+    shared = [r for r in settings[DEFAULT] if r["seed"] in earlier_default]
+    if not shared:
+        raise SystemExit(f"{previous}'s default has none of the seeds here: nothing shows the models are the same")
+    for now in shared:
+        before = earlier_default[now["seed"]]
+        changed = [
+            key
+            for key, value in now.items()
+            if isinstance(value, int | float) and key in before and not same_number(value, before[key])
+        ]
+        if changed:
+            raise SystemExit(
+                f"the default of seed {now['seed']} differs from {previous}'s in {', '.join(changed[:4])} (e.g. "
+                f"{changed[0]} {now[changed[0]]} against {before[changed[0]]}): its settings were paired with "
+                "other models; run them again here instead of carrying them"
+            )
+    for name, was in earlier["settings"].items():
+        if name not in settings:
+            settings[name] = [r for r in rows if r["setting"] == name]
+            record[name] = was | {"carried_from": was.get("carried_from", str(previous))}
+
+
+def same_number(value: float, other) -> bool:
+    return isinstance(other, int | float) and (value == other or (math.isnan(value) and math.isnan(other)))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -183,8 +245,9 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def collect(folder: Path, out: Path) -> dict[str, list[dict]]:
-    """Write OUT's files from the benchmark folders under ``folder``; returns the rows by setting."""
+def collect(folder: Path, out: Path, previous: Path | None = None) -> dict[str, list[dict]]:
+    """Write OUT's files from the benchmark folders under ``folder`` (and the settings of ``previous`` that it
+    lacks); returns the rows by setting."""
     names = [DEFAULT, *sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != DEFAULT)]
     settings, record, curves = {}, {}, {}
     for name in names:
@@ -193,11 +256,12 @@ def collect(folder: Path, out: Path) -> dict[str, list[dict]]:
             continue
         settings[name] = [row(name, folder / name / f"seed-{s}", r) for s, r in found.items()]
         first = next(iter(found.values()))
-        record[name] = {"options": first["settings"], "epochs": first["epochs"], "mode": first.get("mode"),
-                        "beam": first.get("beam", 1), "seeds": list(found),
-                        "commands": {s: r["commands"] for s, r in found.items()}}  # fmt: skip
         models = [folder / name / f"seed-{s}" / "model" for s in found]
-        if not models[0].is_symlink():  # a setting of the inference mode alone has the default's models
+        trained = not models[0].is_symlink()  # a setting of the inference mode alone has the default's models
+        record[name] = {"options": first["settings"], "epochs": first["epochs"], "mode": first.get("mode"),
+                        "beam": first.get("beam", 1), "seeds": list(found), "trained": trained,
+                        "commands": {s: r["commands"] for s, r in found.items()}}  # fmt: skip
+        if trained:
             curves[name] = [read_metrics(model) for model in models]
     if DEFAULT not in settings:
         raise SystemExit(f"{folder / DEFAULT} has no finished seed: the default is every comparison's reference")
@@ -205,13 +269,16 @@ def collect(folder: Path, out: Path) -> dict[str, list[dict]]:
     default_seed = folder / DEFAULT / f"seed-{settings[DEFAULT][0]['seed']}"
     defaults = read_config(default_seed / "model")  # as trained, whichever mmprep wrote it
     store = json.loads((default_seed / "results.json").read_text(encoding="utf-8"))
-    ablation = {"store": {k: v for k, v in store["store"].items() if k != "seed"}, "split": store["split"],
+    store_options = {k: v for k, v in store["store"].items() if k != "seed"}
+    if previous is not None:
+        carry(previous, settings, record, store_options)
+    ablation = {"store": store_options, "split": store["split"],
                 "defaults": {k: v for k, v in defaults.items() if k not in ("store", "seed") and v is not None}, "settings": record}  # fmt: skip
     (out / "ablation.json").write_text(json.dumps(ablation, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_csv(out / "results.csv", [r for rows in settings.values() for r in rows])
     lines = summarize(settings)
     write_csv(out / "summary.csv", lines)
-    trained = {name: rows for name, rows in settings.items() if name in curves}
+    trained = {name: rows for name, rows in settings.items() if record[name]["trained"]}
     (out / "summary.md").write_text(
         markdown(lines) + "\n" + training_markdown(summarize(trained, TRAINING_COLUMNS)), "utf-8"
     )
@@ -223,8 +290,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="the folder holding DIR/default and one folder per setting")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--previous", type=Path, help="an earlier OUT whose settings missing from the folder are kept (see above)"
+    )
     args = parser.parse_args()
-    collect(args.folder, args.out)
+    collect(args.folder, args.out, args.previous)
     print((args.out / "summary.md").read_text(encoding="utf-8"))
 
 

@@ -51,3 +51,38 @@ def test_the_curves_are_read_at_the_epochs_the_design_names_with_the_jitter_of_t
     )
     assert "gate_opening_without_text_epoch_5" not in shape  # the statistic of the run's own fusion only
     assert COLLECT["text_weight"]({"gate_opening_without_text_epoch_5": 0.2}, "without_text_epoch_5") == 0.2
+
+
+def earlier_collection(folder: Path, default_a: float) -> Path:
+    """An earlier OUT: a default and a trained setting on seeds 0 and 1, as collect wrote them."""
+    rows = [row("default", s, default_a + s, 45.0, 44.0) for s in (0, 1)]
+    rows += [row("raw-zero", s, 60.0 + s, 44.0, 44.0) | {"verdict": "content_misled"} for s in (0, 1)]
+    COLLECT["write_csv"](folder / "results.csv", rows)
+    record = {"options": ["placeholder=raw-zero"], "epochs": 100, "seeds": [0, 1], "trained": True}
+    ablation = {"store": {"videos": 1200}, "settings": {"default": record | {"options": []}, "raw-zero": record}}
+    (folder / "ablation.json").write_text(COLLECT["json"].dumps(ablation), encoding="utf-8")
+    return folder
+
+
+def test_an_earlier_collections_settings_are_carried_when_its_default_is_reproduced(tmp_path):
+    previous = earlier_collection(tmp_path, 70.0)
+    settings = {"default": [row("default", 0, 70.0, 45.0, 44.0)], "zero": [row("zero", 0, 65.0, 45.0, 44.0)]}
+    record = {"default": {"trained": True}, "zero": {"trained": True}}
+    COLLECT["carry"](previous, settings, record, {"videos": 1200})
+    assert list(settings) == ["default", "zero", "raw-zero"]  # the folder's own settings are not replaced
+    carried = settings["raw-zero"]
+    assert [r["seed"] for r in carried] == [0, 1] and carried[1]["bleu4_with_text_A"] == 61.0
+    assert carried[0]["mask_moved"] is None and carried[0]["verdict"] == "content_misled"  # read back as written
+    assert record["raw-zero"]["carried_from"] == str(previous) and record["raw-zero"]["trained"] is True
+    assert COLLECT["summarize"](settings)[2]["A - default"] == "-10.0"  # paired with the folder's default, seed 0
+
+
+def test_carrying_is_refused_when_the_default_is_another_model_or_store(tmp_path):
+    previous = earlier_collection(tmp_path, 70.0)
+    retrained = {"default": [row("default", 1, 71.5, 45.0, 44.0)]}  # seed 1 gave 71.0 before
+    with pytest.raises(SystemExit, match=r"seed 1 differs .* bleu4_with_text_A 71.5 against 71.0"):
+        COLLECT["carry"](previous, retrained, {"default": {}}, {"videos": 1200})
+    with pytest.raises(SystemExit, match="none of the seeds"):
+        COLLECT["carry"](previous, {"default": [row("default", 2, 72.0, 45.0, 44.0)]}, {}, {"videos": 1200})
+    with pytest.raises(SystemExit, match="other stores"):
+        COLLECT["carry"](previous, {"default": [row("default", 0, 70.0, 45.0, 44.0)]}, {}, {"videos": 2400})
