@@ -126,6 +126,7 @@ COLUMNS = [
     ("B - default", lambda rows, d: differences(rows, d, "bleu4_with_text_B"), "+.1f"),
     ("pairs A - default", lambda rows, d: differences(rows, d, "ambiguous_accuracy_A"), "+.2f"),
     ("KL (text)", lambda rows, d: [r["with_text_kl"] for r in rows], ".3f"),
+    ("KL - default", lambda rows, d: differences(rows, d, "with_text_kl"), "+.3f"),
     ("mask moved", lambda rows, d: [r.get("mask_moved") for r in rows], ".2f"),
 ]
 

@@ -20,7 +20,8 @@ def row(setting: str, seed: int, a: float, b: float, pose_only: float, pairs_a: 
 def test_each_setting_is_paired_by_seed_with_the_pose_only_model_and_the_default():
     settings = {
         "default": [row("default", 0, 70.0, 45.0, 44.0), row("default", 1, 60.0, 41.0, 41.0)],
-        "placeholder-raw-zero": [row("placeholder-raw-zero", 1, 63.0, 40.0, 41.0, 0.9)],  # one seed finished
+        # one seed finished
+        "placeholder-raw-zero": [row("placeholder-raw-zero", 1, 63.0, 40.0, 41.0, 0.9) | {"with_text_kl": 0.08}],
     }
     default, raw_zero = COLLECT["summarize"](settings)
     assert default["A - P"] == "22.5 [-22.0, 67.0]"  # 26 and 19: t(1) = 12.71, sd 4.95
@@ -28,6 +29,7 @@ def test_each_setting_is_paired_by_seed_with_the_pose_only_model_and_the_default
     assert raw_zero["seeds"] == "1" and raw_zero["A - default"] == "+3.0"  # seed 1 against seed 1, not the mean
     assert raw_zero["B - default"] == "-1.0" and raw_zero["pairs A - default"] == "+0.10"
     assert raw_zero["B - P"] == "-1.0" and raw_zero["all videos A - P"] == "17.0" and raw_zero["mask moved"] == "n/a"
+    assert raw_zero["KL - default"] == "-0.020"  # the consistency figure paired too
 
 
 def test_a_difference_needs_the_same_seed_on_both_sides():
