@@ -229,6 +229,11 @@ def carry(previous: Path, settings: dict[str, list[dict]], record: dict[str, dic
                 "other models; run them again here instead of carrying them"
             )
     for name, was in earlier["settings"].items():
+        if "trained" not in was:  # written before collect recorded it; the training table needs it
+            raise SystemExit(
+                f"{previous / 'ablation.json'}: setting {name!r} does not say whether it trained a model of its own; "
+                'add "trained": true or false to it (false where its models are the default\'s: only --mode or --beam)'
+            )
         if name not in settings:
             settings[name] = [r for r in rows if r["setting"] == name]
             record[name] = was | {"carried_from": was.get("carried_from", str(previous))}

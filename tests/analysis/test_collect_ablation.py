@@ -88,3 +88,8 @@ def test_carrying_is_refused_when_the_default_is_another_model_or_store(tmp_path
         COLLECT["carry"](previous, {"default": [row("default", 2, 72.0, 45.0, 44.0)]}, {}, {"videos": 1200})
     with pytest.raises(SystemExit, match="other stores"):
         COLLECT["carry"](previous, {"default": [row("default", 0, 70.0, 45.0, 44.0)]}, {}, {"videos": 2400})
+    ablation = COLLECT["json"].loads((previous / "ablation.json").read_text(encoding="utf-8"))
+    del ablation["settings"]["raw-zero"]["trained"]
+    (previous / "ablation.json").write_text(COLLECT["json"].dumps(ablation), encoding="utf-8")
+    with pytest.raises(SystemExit, match="'raw-zero' does not say whether it trained"):
+        COLLECT["carry"](previous, {"default": [row("default", 0, 70.0, 45.0, 44.0)]}, {}, {"videos": 1200})
